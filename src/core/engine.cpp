@@ -1,0 +1,170 @@
+#include "engine.h"
+
+#include <malloc.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+#include "model_error.h"
+#include "model_file.h"
+#include "torch_model.h"
+
+namespace dfd {
+
+void configure_cpu_runtime() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (std::getenv("DFD_KEEP_MALLOC_DEFAULTS") == nullptr) {
+      // glibc hands large freed blocks back to the OS, so every forward pass page-faults its
+      // activations in again (a 10x slowdown measured at batch 8). Keep them in the heap.
+      mallopt(M_MMAP_MAX, 0);
+      mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    }
+    // Untrained or calibrated weights can drive activations into denormals, which are ~50x
+    // slower on x86; they carry no information for a classifier.
+    at::globalContext().setFlushDenormal(true);
+  });
+}
+
+bool cuda_available() { return torch::cuda::is_available(); }
+
+static torch::Device parse_device(const std::string &device) {
+  if (device == "cpu") return torch::Device(torch::kCPU);
+  if (device == "cuda") return torch::Device(torch::kCUDA, 0);
+  if (device.rfind("cuda:", 0) == 0) {
+    const std::string index = device.substr(5);
+    char *end = nullptr;
+    const long value = std::strtol(index.c_str(), &end, 10);
+    if (!index.empty() && *end == '\0' && value >= 0 && value < 64) {
+      return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(value));
+    }
+  }
+  throw std::invalid_argument("device '" + device + "' is not one of cpu, cuda, cuda:N");
+}
+
+void check_device(const std::string &device) {
+  const torch::Device parsed = parse_device(device);
+  if (parsed.is_cpu()) return;
+  if (!at::hasCUDA()) {
+    throw std::runtime_error("device '" + device +
+                             "' requested, but this build's LibTorch has no CUDA support "
+                             "(rebuild with -Dlibtorch_dir=<a CUDA LibTorch>)");
+  }
+  const auto count = static_cast<int>(torch::cuda::device_count());
+  if (parsed.index() >= count) {
+    throw std::runtime_error("device '" + device + "' requested, but " + std::to_string(count) +
+                             " CUDA device(s) are visible");
+  }
+}
+
+struct Engine::Impl {
+  std::string model_path;
+  std::string device_name;
+  ModelConfig config;
+  torch::Device device{torch::kCPU};
+  DeepfakeNet net{nullptr};
+  std::mutex mutex;
+};
+
+Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Engine::~Engine() = default;
+
+const ModelConfig &Engine::config() const { return impl_->config; }
+const std::string &Engine::device() const { return impl_->device_name; }
+const std::string &Engine::model_path() const { return impl_->model_path; }
+
+std::unique_ptr<Engine> Engine::load(const std::string &model_path, const EngineOptions &options) {
+  configure_cpu_runtime();
+  check_device(options.device);
+  const ModelFile file = ModelFile::open(model_path);
+
+  auto impl = std::make_unique<Impl>();
+  impl->model_path = model_path;
+  impl->device_name = options.device;
+  impl->config = file.config();
+  impl->device = parse_device(options.device);
+  if (impl->device.is_cpu()) {
+    const unsigned cores = std::thread::hardware_concurrency();
+    const int threads = options.threads > 0 ? options.threads : static_cast<int>(cores ? cores : 1);
+    // LibTorch starts with one intra-op thread here; the machine's cores are what we have.
+    if (at::get_num_threads() != threads) at::set_num_threads(threads);
+  }
+  impl->net = DeepfakeNet(impl->config);
+  load_weights(impl->net, file);
+  impl->net->eval();
+  // Inference never updates weights; without this, explaining would also build gradient
+  // graphs for every parameter of the transformer.
+  for (auto &p : impl->net->parameters()) p.requires_grad_(false);
+  impl->net->to(impl->device);
+  return std::unique_ptr<Engine>(new Engine(std::move(impl)));
+}
+
+std::vector<Prediction> Engine::infer(const uint8_t *images, size_t count, bool explain) {
+  std::vector<Prediction> out(count);
+  if (count == 0) return out;
+  Impl &d = *impl_;
+  std::lock_guard<std::mutex> lock(d.mutex);
+  const int64_t size = d.config.image_size;
+  // from_blob does not copy: the caller's buffer is read while this call runs.
+  const torch::Tensor bytes = torch::from_blob(const_cast<uint8_t *>(images),
+                                               {static_cast<int64_t>(count), size, size, 3},
+                                               torch::kUInt8);
+  torch::Tensor logits;
+  torch::Tensor relevancy;
+  if (!explain) {
+    c10::InferenceMode guard;
+    logits = d.net->forward(images_to_input(bytes, d.config, d.device));
+  } else {
+    torch::Tensor tokens;
+    {
+      // The backbone is frozen for explanation: relevancy needs gradients with respect to the
+      // attention maps only, and those depend on the transformer alone.
+      torch::NoGradGuard no_grad;
+      tokens = d.net->embed(d.net->features(images_to_input(bytes, d.config, d.device)));
+    }
+    tokens.requires_grad_(true);
+    std::vector<torch::Tensor> maps;
+    maps.reserve(static_cast<size_t>(d.config.transformer.depth));
+    logits = d.net->classify_tokens(tokens, &maps);
+    // Samples are independent, so one backward pass from the sum gives each face the gradient
+    // of its own raw logit.
+    const std::vector<torch::Tensor> grads = torch::autograd::grad({logits.sum()}, maps);
+    torch::NoGradGuard no_grad;
+    relevancy = relevancy_row0(maps, grads).to(torch::kCPU).contiguous();
+    logits = logits.detach();
+  }
+  const torch::Tensor logits_cpu = logits.to(torch::kCPU, torch::kFloat32).contiguous();
+  const torch::Tensor probs_cpu = torch::sigmoid(logits_cpu);
+  const float *logit_values = logits_cpu.data_ptr<float>();
+  const float *prob_values = probs_cpu.data_ptr<float>();
+  const int grid_w = d.config.grid_width(), grid_h = d.config.grid_height();
+  for (size_t i = 0; i < count; ++i) {
+    out[i].logit = logit_values[i];
+    out[i].probability = prob_values[i];
+    if (explain) {
+      const float *row = relevancy.data_ptr<float>() + i * static_cast<size_t>(relevancy.size(1));
+      out[i].relevancy.width = grid_w;
+      out[i].relevancy.height = grid_h;
+      out[i].relevancy.values.assign(row, row + static_cast<size_t>(grid_w) * grid_h);
+    }
+  }
+  return out;
+}
+
+static bool file_exists(const std::string &path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+std::string default_model_path() {
+  static const char *kFileName = "deepfake-spatial.safetensors";
+  if (const char *env = std::getenv("DEEPFAKE_MODEL"); env != nullptr && *env != '\0') return env;
+  const std::string installed = std::string(DFD_INSTALLED_MODEL_DIR) + "/" + kFileName;
+  if (file_exists(installed)) return installed;
+  return std::string(DFD_SOURCE_MODEL_DIR) + "/" + kFileName;
+}
+
+}  // namespace dfd

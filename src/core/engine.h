@@ -1,0 +1,72 @@
+// Batched inference with optional relevancy, behind a plain C++ interface so that callers
+// (tools, the GStreamer element) never include LibTorch headers.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model_config.h"
+
+namespace dfd {
+
+// Row 0 of the rolled-out relevancy matrix without its cls entry, reshaped row-major.
+// seed: 32x32 (one value per channel-projection token); spatial: one value per feature cell.
+struct RelevancyGrid {
+  int width = 0;
+  int height = 0;
+  std::vector<float> values;
+};
+
+struct Prediction {
+  float logit = 0.f;
+  float probability = 0.f;
+  RelevancyGrid relevancy;  // empty unless explain was requested
+};
+
+struct EngineOptions {
+  std::string device = "cpu";  // "cpu", "cuda" or "cuda:N"
+  int threads = 0;             // intra-op threads on CPU; 0 = one per core
+};
+
+// Process-wide CPU settings that decide speed on small machines: allocator thresholds so
+// freed activations are not returned to the OS between passes, and flushing denormals.
+// Idempotent; Engine::load calls it.
+void configure_cpu_runtime();
+
+bool cuda_available();
+// Throws std::invalid_argument for malformed device strings, and std::runtime_error when the
+// LibTorch build or the machine cannot provide the device.
+void check_device(const std::string &device);
+
+class Engine {
+ public:
+  // Throws ModelError for unusable model files, std::runtime_error for device problems.
+  static std::unique_ptr<Engine> load(const std::string &model_path, const EngineOptions &options);
+  ~Engine();
+  Engine(const Engine &) = delete;
+  Engine &operator=(const Engine &) = delete;
+
+  const ModelConfig &config() const;
+  const std::string &device() const;
+  const std::string &model_path() const;
+
+  // `images`: `count` tightly packed uint8 HWC images, image_size x image_size x 3, in the
+  // config's colour order (see imaging/preprocess.h). One forward pass for the batch, and
+  // with `explain` one backward pass through the transformer only. Thread-safe: calls from
+  // several threads are serialised.
+  std::vector<Prediction> infer(const uint8_t *images, size_t count, bool explain);
+
+ private:
+  struct Impl;
+  explicit Engine(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// The default model shipped in models/: the installed copy, or the source tree's when run
+// from a build directory. DEEPFAKE_MODEL in the environment overrides both.
+std::string default_model_path();
+
+}  // namespace dfd
