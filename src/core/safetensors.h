@@ -45,12 +45,14 @@ class SafetensorsFile {
   const std::map<std::string, std::string> &metadata() const { return metadata_; }
   const std::vector<TensorInfo> &tensors() const { return tensors_; }  // sorted by name
   const TensorInfo *find(const std::string &name) const;
-  const uint8_t *data(const TensorInfo &tensor) const { return data_ + tensor.data_begin; }
+  const uint8_t *data(const TensorInfo &tensor) const {
+    return bytes_.data() + data_offset_ + tensor.data_begin;
+  }
 
  private:
   std::string label_;
   std::vector<uint8_t> bytes_;
-  const uint8_t *data_ = nullptr;
+  size_t data_offset_ = 0;  // an offset, not a pointer, so copies stay valid
   std::map<std::string, std::string> metadata_;
   std::vector<TensorInfo> tensors_;
 };
