@@ -1,0 +1,208 @@
+// HOG and Haar face detectors behind FaceDetector. Both share the same frame handling: choose a
+// detection scale, downscale once with INTER_AREA, detect, then map boxes back to full-frame
+// pixels, clip, filter by min_face_size and sort by area.
+#include "analysis/face_detector.h"
+
+#include <unistd.h>
+
+#include <dlib/image_processing/frontal_face_detector.h>
+#include <dlib/opencv/cv_image.h>
+
+#include <algorithm>
+#include <cmath>
+#include <opencv2/imgproc.hpp>
+#include <opencv2/objdetect.hpp>
+#include <stdexcept>
+#include <utility>
+
+namespace dfd {
+namespace {
+
+constexpr const char *kDefaultHaarCascade =
+    "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml";
+
+// dlib's frontal detector slides an 80x80 window and only scans downwards from the image it is
+// given, so a face smaller than this at detection scale is never found.
+constexpr int kHogWindow = 80;
+
+// Both detectors give an unbounded score: HOG its margin over the detection threshold, Haar
+// its last stage's sum. A logistic maps either to (0, 1) monotonically, so faces keep their
+// order (a clamp would flatten every strong face to 1), and HOG's threshold reads as 0.5.
+float logistic(double margin) {
+  return static_cast<float>(1.0 / (1.0 + std::exp(-margin)));
+}
+
+class DetectorBase : public FaceDetector {
+ public:
+  explicit DetectorBase(const DetectorOptions &options) : options_(options) {}
+
+  std::vector<FaceBox> detect(const cv::Mat &gray) override {
+    if (gray.empty()) return {};
+    if (gray.type() != CV_8UC1) {
+      throw std::invalid_argument("face detection needs an 8-bit single-channel frame");
+    }
+    const double scale = detection_scale(gray.cols);
+    const cv::Mat *image = &gray;
+    if (scale < 1.0) {
+      const cv::Size size(std::max(1, static_cast<int>(std::lround(gray.cols * scale))),
+                          std::max(1, static_cast<int>(std::lround(gray.rows * scale))));
+      // The buffer is a member so that steady-state frames reuse its allocation.
+      cv::resize(gray, small_, size, 0, 0, cv::INTER_AREA);
+      image = &small_;
+    }
+    const int min_at_scale =
+        std::max(window_size(), static_cast<int>(std::floor(options_.min_face_size * scale)));
+    std::vector<FaceBox> found = detect_scaled(*image, min_at_scale);
+    return to_frame(std::move(found), *image, gray);
+  }
+
+ protected:
+  // The smallest face the detector can see, in detection-scale pixels.
+  virtual int window_size() const = 0;
+  // Boxes in `image` pixels, confidences already in [0, 1].
+  virtual std::vector<FaceBox> detect_scaled(const cv::Mat &image, int min_size) = 0;
+
+ private:
+  // max_width sets the speed, but shrinking a min_face_size face below the detector's window
+  // would silently miss the faces the user asked for. So the scale is raised until
+  // min_face_size maps to the window, trading speed for recall, but never above full
+  // resolution: faces between min_face_size and the window at full size are then beyond the
+  // detector, and upsampling to reach them would cost 4x per octave on every frame.
+  double detection_scale(int width) const {
+    double scale = 1.0;
+    if (options_.max_width > 0 && width > options_.max_width) {
+      scale = static_cast<double>(options_.max_width) / width;
+    }
+    if (options_.min_face_size > 0 && options_.min_face_size * scale < window_size()) {
+      scale = std::min(1.0, static_cast<double>(window_size()) / options_.min_face_size);
+    }
+    return scale;
+  }
+
+  std::vector<FaceBox> to_frame(std::vector<FaceBox> found, const cv::Mat &image,
+                                const cv::Mat &frame) const {
+    // Per-axis factors from the real sizes: the rounded size differs slightly from scale.
+    const double sx = static_cast<double>(frame.cols) / image.cols;
+    const double sy = static_cast<double>(frame.rows) / image.rows;
+    const cv::Rect bounds(0, 0, frame.cols, frame.rows);
+    std::vector<FaceBox> out;
+    out.reserve(found.size());
+    for (FaceBox &face : found) {
+      const cv::Rect &b = face.box;
+      const int x0 = static_cast<int>(std::lround(b.x * sx));
+      const int y0 = static_cast<int>(std::lround(b.y * sy));
+      const int x1 = static_cast<int>(std::lround((b.x + b.width) * sx));
+      const int y1 = static_cast<int>(std::lround((b.y + b.height) * sy));
+      const cv::Rect clipped = cv::Rect(x0, y0, x1 - x0, y1 - y0) & bounds;
+      if (clipped.width < options_.min_face_size || clipped.height < options_.min_face_size ||
+          clipped.empty()) {
+        continue;
+      }
+      out.push_back({clipped, face.confidence});
+    }
+    std::stable_sort(out.begin(), out.end(), [](const FaceBox &a, const FaceBox &b) {
+      return a.box.area() > b.box.area();
+    });
+    return out;
+  }
+
+  DetectorOptions options_;
+  cv::Mat small_;
+};
+
+class HogDetector final : public DetectorBase {
+ public:
+  // Each instance owns its detector: dlib's object_detector keeps scan state in the object and
+  // is not safe for concurrent calls.
+  explicit HogDetector(const DetectorOptions &options)
+      : DetectorBase(options), detector_(dlib::get_frontal_face_detector()) {}
+
+ protected:
+  int window_size() const override { return kHogWindow; }
+
+  // The window bounds the smallest face; min_face_size is applied in full-frame pixels later.
+  std::vector<FaceBox> detect_scaled(const cv::Mat &image, int /*min_size*/) override {
+    // A view on the Mat's pixels; dlib reads it in place.
+    const dlib::cv_image<unsigned char> view(image);
+    std::vector<std::pair<double, dlib::rectangle>> dets;
+    detector_(view, dets, /*adjust_threshold=*/0.0);
+    std::vector<FaceBox> out;
+    out.reserve(dets.size());
+    for (const auto &[score, r] : dets) {
+      const cv::Rect box(static_cast<int>(r.left()), static_cast<int>(r.top()),
+                         static_cast<int>(r.width()), static_cast<int>(r.height()));
+      out.push_back({box, logistic(score)});
+    }
+    return out;
+  }
+
+ private:
+  dlib::frontal_face_detector detector_;
+};
+
+class HaarDetector final : public DetectorBase {
+ public:
+  explicit HaarDetector(const DetectorOptions &options) : DetectorBase(options) {
+    const std::string path =
+        options.haar_cascade.empty() ? kDefaultHaarCascade : options.haar_cascade;
+    // Checked first: OpenCV would also log its own error line for a missing file.
+    if (access(path.c_str(), R_OK) != 0) {
+      throw std::runtime_error(
+          "cannot read Haar cascade '" + path + "'" +
+          (options.haar_cascade.empty() ? " (Debian's opencv-data package provides it)" : ""));
+    }
+    bool loaded = false;
+    try {
+      loaded = cascade_.load(path);
+    } catch (const cv::Exception &e) {
+      throw std::runtime_error("cannot load Haar cascade '" + path + "': " + e.what());
+    }
+    if (!loaded || cascade_.empty()) {
+      throw std::runtime_error("cannot load Haar cascade '" + path + "': not a cascade file");
+    }
+    const cv::Size window = cascade_.getOriginalWindowSize();
+    window_ = std::max(1, std::max(window.width, window.height));
+  }
+
+ protected:
+  int window_size() const override { return window_; }
+
+  std::vector<FaceBox> detect_scaled(const cv::Mat &image, int min_size) override {
+    std::vector<cv::Rect> boxes;
+    std::vector<int> reject_levels;
+    std::vector<double> level_weights;
+    // outputRejectLevels adds, per grouped box, the last stage's sum; the boxes are the same as
+    // without it. With the default cascade that sum was 5-10 on clear faces and -1.2..1.1 on
+    // false positives, so its logistic ranks them apart.
+    cascade_.detectMultiScale(image, boxes, reject_levels, level_weights, 1.1, 3, 0,
+                              cv::Size(min_size, min_size), cv::Size(),
+                              /*outputRejectLevels=*/true);
+    const bool weighted = level_weights.size() == boxes.size();
+    std::vector<FaceBox> out;
+    out.reserve(boxes.size());
+    for (size_t i = 0; i < boxes.size(); ++i) {
+      out.push_back({boxes[i], weighted ? logistic(level_weights[i]) : 1.f});
+    }
+    return out;
+  }
+
+ private:
+  cv::CascadeClassifier cascade_;
+  int window_ = 24;
+};
+
+}  // namespace
+
+std::unique_ptr<FaceDetector> FaceDetector::create(const DetectorOptions &options) {
+  if (options.max_width < 0) throw std::invalid_argument("max_width must not be negative");
+  if (options.min_face_size < 0) throw std::invalid_argument("min_face_size must not be negative");
+  switch (options.kind) {
+    case DetectorKind::Hog:
+      return std::make_unique<HogDetector>(options);
+    case DetectorKind::Haar:
+      return std::make_unique<HaarDetector>(options);
+  }
+  throw std::invalid_argument("unknown detector kind");
+}
+
+}  // namespace dfd

@@ -1,0 +1,36 @@
+// Face detection on video frames: dlib's HOG frontal detector (default) or an OpenCV Haar
+// cascade. Works on an 8-bit grayscale frame (for YUV formats the Y plane as it is), on a copy
+// downscaled to at most `max_width`, and reports boxes in full-frame pixels.
+#pragma once
+
+#include <memory>
+#include <opencv2/core.hpp>
+#include <string>
+#include <vector>
+
+namespace dfd {
+
+enum class DetectorKind { Hog, Haar };
+
+struct DetectorOptions {
+  DetectorKind kind = DetectorKind::Hog;
+  int max_width = 640;      // detection runs on a copy at most this wide (0: full size)
+  int min_face_size = 64;   // in full-frame pixels; smaller faces are ignored
+  std::string haar_cascade; // empty: OpenCV's haarcascade_frontalface_default.xml from opencv-data
+};
+
+struct FaceBox {
+  cv::Rect box;           // full-frame pixels, inside the frame
+  float confidence = 0.f; // detector score mapped to [0, 1]
+};
+
+class FaceDetector {
+ public:
+  // Throws std::runtime_error with a clear message (e.g. a cascade file that does not load).
+  static std::unique_ptr<FaceDetector> create(const DetectorOptions &options);
+  virtual ~FaceDetector() = default;
+  // Boxes sorted by area, largest first (the seed's face index is its size rank).
+  virtual std::vector<FaceBox> detect(const cv::Mat &gray) = 0;
+};
+
+}  // namespace dfd
