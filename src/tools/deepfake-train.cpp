@@ -1,0 +1,172 @@
+// deepfake-train: trains a detector from folders of real and fake face images and a JSON
+// config (models/configs/), with self-blended pseudo-fakes made on the fly from the reals.
+#include <unistd.h>
+
+#include <charconv>
+#include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <opencv2/core/utils/logger.hpp>
+
+#include "core/model_error.h"
+#include "training/train_config.h"
+#include "training/training_run.h"
+
+namespace {
+
+constexpr const char *kUsage = R"(Usage: deepfake-train --config FILE --real DIR [--real DIR ...]
+                      [--fake DIR ...] --output MODEL [OPTIONS]
+
+Trains a deepfake detector. Real faces also feed self-blended pseudo-fakes (made on the fly);
+fake faces are mixed in as the config says. Every folder is split by a hash of each file's
+name into training and validation files; validation files are never trained on.
+
+Required:
+  --config FILE          training config (see models/configs/README.md)
+  --real DIR             folder of real face images (repeatable; searched recursively)
+  --output MODEL         where the best model (by the config's early-stopping monitor) goes
+
+Options:
+  --fake DIR             folder of fake face images (repeatable)
+  --checkpoint-dir DIR   checkpoints, landmark cache (default: MODEL.checkpoints)
+  --resume               continue the run saved in the checkpoint folder exactly where it
+                         stopped (same config and folders)
+  --device DEV           cpu, cuda or cuda:N (default: cpu)
+  --threads N            LibTorch CPU threads (default: one per core)
+  --no-prefetch          build batches on the training thread (default: one batch ahead
+                         on a second thread; results are identical either way)
+  --max-steps N          stop after N training steps in all (validates and checkpoints
+                         first; --resume continues later)
+  --validate-at-start    score the validation split before the first step
+  --landmark-cache FILE  landmark cache (default: CHECKPOINT_DIR/landmarks.json)
+  --init MODEL           start from this model file (overrides the config's init.weights)
+  -h, --help             show this help
+
+Progress goes to stderr: a live bar on a terminal, one line per logging.every_steps steps
+otherwise, and per epoch the training loss and the validation figures, each labelled with
+its split. SIGINT or SIGTERM saves a checkpoint before exiting.
+
+Exit status: 0 when the run finished or reached --max-steps, 130 when interrupted (checkpoint
+saved), 2 for bad arguments or config, 1 for other failures.
+)";
+
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+long long parse_count(const std::string &flag, const std::string &text, long long low) {
+  long long value = 0;
+  const char *end = text.data() + text.size();
+  const auto [ptr, error] = std::from_chars(text.data(), end, value);
+  if (error != std::errc() || ptr != end || value < low) {
+    throw UsageError(flag + " needs an integer >= " + std::to_string(low) + ", got '" + text + "'");
+  }
+  return value;
+}
+
+std::string shell_quote(const std::string &arg) {
+  if (!arg.empty() && arg.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                            "0123456789_-./=:,+@%") == std::string::npos) {
+    return arg;
+  }
+  std::string out = "'";
+  for (const char c : arg) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// libgomp spins between parallel regions by default. With LibTorch's threads plus the batch
+// builder on a 2-core machine, or any other load, the spinning threads starve the working
+// ones: measured 1.6 faces/s instead of 28 at 64 px. The policy is read when libgomp loads,
+// before main, so the only way to pick it from inside is to start again with it set.
+void use_passive_openmp_wait(char **argv) {
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
+  setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+  execv("/proc/self/exe", argv);
+  // Not reached unless exec failed; the run still works, only slower under load.
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+  use_passive_openmp_wait(argv);
+  cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_ERROR);
+  dfd::training::RunOptions options;
+  std::string config_path, init;
+  try {
+    std::vector<std::string> args(argv + 1, argv + argc);
+    for (size_t i = 0; i < args.size(); ++i) {
+      const std::string &arg = args[i];
+      const auto value = [&]() -> const std::string & {
+        if (i + 1 >= args.size()) throw UsageError(arg + " needs a value");
+        return args[++i];
+      };
+      if (arg == "-h" || arg == "--help") {
+        std::fputs(kUsage, stdout);
+        return 0;
+      } else if (arg == "--config") {
+        config_path = value();
+      } else if (arg == "--real") {
+        options.real_dirs.push_back(value());
+      } else if (arg == "--fake") {
+        options.fake_dirs.push_back(value());
+      } else if (arg == "--output") {
+        options.output = value();
+      } else if (arg == "--checkpoint-dir") {
+        options.checkpoint_dir = value();
+      } else if (arg == "--resume") {
+        options.resume = true;
+      } else if (arg == "--device") {
+        options.device = value();
+      } else if (arg == "--threads") {
+        options.threads = static_cast<int>(parse_count(arg, value(), 1));
+      } else if (arg == "--no-prefetch") {
+        options.prefetch = false;
+      } else if (arg == "--max-steps") {
+        options.max_steps = parse_count(arg, value(), 1);
+      } else if (arg == "--validate-at-start") {
+        options.validate_at_start = true;
+      } else if (arg == "--landmark-cache") {
+        options.landmark_cache = value();
+      } else if (arg == "--init") {
+        init = value();
+      } else {
+        throw UsageError("unknown argument '" + arg + "' (see --help)");
+      }
+    }
+    if (config_path.empty()) throw UsageError("--config is required");
+    if (options.real_dirs.empty()) throw UsageError("at least one --real folder is required");
+    if (options.output.empty()) throw UsageError("--output is required");
+    if (options.checkpoint_dir.empty()) options.checkpoint_dir = options.output + ".checkpoints";
+  } catch (const UsageError &e) {
+    std::fprintf(stderr, "deepfake-train: %s\n", e.what());
+    return 2;
+  }
+  for (int i = 0; i < argc; ++i) {
+    options.command_line += (i ? " " : "") + shell_quote(argv[i]);
+  }
+
+  dfd::training::TrainConfig config;
+  try {
+    config = dfd::training::load_train_config(config_path);
+    if (!init.empty()) config.init_weights = init;
+  } catch (const dfd::training::ConfigError &e) {
+    std::fprintf(stderr, "deepfake-train: %s\n", e.what());
+    return 2;
+  }
+  try {
+    return dfd::training::run_training(config, options);
+  } catch (const dfd::training::ConfigError &e) {
+    std::fprintf(stderr, "deepfake-train: %s\n", e.what());
+    return 2;
+  } catch (const dfd::ModelError &e) {
+    std::fprintf(stderr, "deepfake-train: %s\n", e.what());
+    return 2;
+  } catch (const std::exception &e) {
+    std::fprintf(stderr, "deepfake-train: %s\n", e.what());
+    return 1;
+  }
+}
