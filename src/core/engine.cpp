@@ -3,6 +3,7 @@
 #include <malloc.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <mutex>
 #include <stdexcept>
@@ -66,7 +67,10 @@ struct Engine::Impl {
   ModelConfig config;
   torch::Device device{torch::kCPU};
   DeepfakeNet net{nullptr};
+  size_t explain_chunk = 0;  // faces per explained pass that fit the memory budget
   std::mutex mutex;
+
+  void run(const torch::Tensor &bytes, bool explain, Prediction *out);
 };
 
 Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -99,6 +103,12 @@ std::unique_ptr<Engine> Engine::load(const std::string &model_path, const Engine
   // graphs for every parameter of the transformer.
   for (auto &p : impl->net->parameters()) p.requires_grad_(false);
   impl->net->to(impl->device);
+  // Attention map and gradient per block, plus one temporary for their product.
+  const double tokens = impl->config.token_count();
+  const double bytes_per_face = 3.0 * impl->config.transformer.depth *
+                                impl->config.transformer.heads * tokens * tokens * sizeof(float);
+  const double budget = static_cast<double>(options.explain_memory_budget_mb) * 1024.0 * 1024.0;
+  impl->explain_chunk = std::max<size_t>(1, static_cast<size_t>(budget / bytes_per_face));
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }
 
@@ -108,27 +118,37 @@ std::vector<Prediction> Engine::infer(const uint8_t *images, size_t count, bool 
   Impl &d = *impl_;
   std::lock_guard<std::mutex> lock(d.mutex);
   const int64_t size = d.config.image_size;
-  // from_blob does not copy: the caller's buffer is read while this call runs.
-  const torch::Tensor bytes = torch::from_blob(const_cast<uint8_t *>(images),
-                                               {static_cast<int64_t>(count), size, size, 3},
-                                               torch::kUInt8);
+  const size_t face_bytes = static_cast<size_t>(size) * size * 3;
+  const size_t chunk = explain ? d.explain_chunk : count;
+  for (size_t first = 0; first < count; first += chunk) {
+    const size_t n = std::min(chunk, count - first);
+    // from_blob does not copy: the caller's buffer is read while this call runs.
+    const torch::Tensor bytes =
+        torch::from_blob(const_cast<uint8_t *>(images + first * face_bytes),
+                         {static_cast<int64_t>(n), size, size, 3}, torch::kUInt8);
+    d.run(bytes, explain, out.data() + first);
+  }
+  return out;
+}
+
+void Engine::Impl::run(const torch::Tensor &bytes, bool explain, Prediction *out) {
   torch::Tensor logits;
   torch::Tensor relevancy;
   if (!explain) {
     c10::InferenceMode guard;
-    logits = d.net->forward(images_to_input(bytes, d.config, d.device));
+    logits = net->forward(images_to_input(bytes, config, device));
   } else {
     torch::Tensor tokens;
     {
       // The backbone is frozen for explanation: relevancy needs gradients with respect to the
       // attention maps only, and those depend on the transformer alone.
       torch::NoGradGuard no_grad;
-      tokens = d.net->embed(d.net->features(images_to_input(bytes, d.config, d.device)));
+      tokens = net->embed(net->features(images_to_input(bytes, config, device)));
     }
     tokens.requires_grad_(true);
     std::vector<torch::Tensor> maps;
-    maps.reserve(static_cast<size_t>(d.config.transformer.depth));
-    logits = d.net->classify_tokens(tokens, &maps);
+    maps.reserve(static_cast<size_t>(config.transformer.depth));
+    logits = net->classify_tokens(tokens, &maps);
     // Samples are independent, so one backward pass from the sum gives each face the gradient
     // of its own raw logit.
     const std::vector<torch::Tensor> grads = torch::autograd::grad({logits.sum()}, maps);
@@ -140,18 +160,18 @@ std::vector<Prediction> Engine::infer(const uint8_t *images, size_t count, bool 
   const torch::Tensor probs_cpu = torch::sigmoid(logits_cpu);
   const float *logit_values = logits_cpu.data_ptr<float>();
   const float *prob_values = probs_cpu.data_ptr<float>();
-  const int grid_w = d.config.grid_width(), grid_h = d.config.grid_height();
-  for (size_t i = 0; i < count; ++i) {
+  const int grid_w = config.grid_width(), grid_h = config.grid_height();
+  const int64_t count = logits_cpu.size(0);
+  for (int64_t i = 0; i < count; ++i) {
     out[i].logit = logit_values[i];
     out[i].probability = prob_values[i];
     if (explain) {
-      const float *row = relevancy.data_ptr<float>() + i * static_cast<size_t>(relevancy.size(1));
+      const float *row = relevancy.data_ptr<float>() + i * relevancy.size(1);
       out[i].relevancy.width = grid_w;
       out[i].relevancy.height = grid_h;
       out[i].relevancy.values.assign(row, row + static_cast<size_t>(grid_w) * grid_h);
     }
   }
-  return out;
 }
 
 static bool file_exists(const std::string &path) {

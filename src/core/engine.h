@@ -29,6 +29,10 @@ struct Prediction {
 struct EngineOptions {
   std::string device = "cpu";  // "cpu", "cuda" or "cuda:N"
   int threads = 0;             // intra-op threads on CPU; 0 = one per core
+  // Explaining keeps every block's attention map and its gradient alive at once: heads x T^2
+  // floats each, 67 MB per block and face for the seed's 1025 tokens. Batches whose maps would
+  // exceed this budget are explained in chunks that fit (spatial models never need to).
+  size_t explain_memory_budget_mb = 3072;
 };
 
 // Process-wide CPU settings that decide speed on small machines: allocator thresholds so
@@ -55,8 +59,8 @@ class Engine {
 
   // `images`: `count` tightly packed uint8 HWC images, image_size x image_size x 3, in the
   // config's colour order (see imaging/preprocess.h). One forward pass for the batch, and
-  // with `explain` one backward pass through the transformer only. Thread-safe: calls from
-  // several threads are serialised.
+  // with `explain` one backward pass through the transformer only (in memory-budget chunks,
+  // see EngineOptions). Thread-safe: calls from several threads are serialised.
   std::vector<Prediction> infer(const uint8_t *images, size_t count, bool explain);
 
  private:
