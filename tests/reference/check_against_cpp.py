@@ -23,9 +23,9 @@ Exit status: 0 all equal, 1 a mismatch or failure, 77 (meson's skip) when torch 
 extras are missing or deepfake-explain does not exist yet (after the Python self-checks).
 
 Environment: DFD_SHARED_DATA (default <repo>/../shared/data) for the face images,
-DFD_PYDEPS for the PyPI extras, DFD_REFERENCE_THREADS (default 2) for torch's threads. On a
-2-core machine run it alone (meson: is_parallel: false): with other jobs competing, 2 OpenMP
-threads were measured 10x slower than when idle.
+DFD_PYDEPS for the PyPI extras, DFD_REFERENCE_THREADS (default 1) for torch's threads. One
+thread because the suite runs tests side by side: on this 2-core machine, with other jobs
+competing, 2 OpenMP threads were measured 10x slower than 1 (idle, 2 are about 1.5x faster).
 
 Interpreter: Debian's /usr/bin/python3; the PyPI extras (efficientnet_pytorch, einops) come
 from $DFD_PYDEPS (default <repo>/.pydeps) and are installed there with the PyPI `python3`
@@ -364,7 +364,7 @@ def main():
     ensure_dependencies()
     sys.path[:0] = [HERE, os.path.join(REPO, "src", "tools")]
     import torch
-    torch.set_num_threads(int(os.environ.get("DFD_REFERENCE_THREADS", "2")))
+    torch.set_num_threads(int(os.environ.get("DFD_REFERENCE_THREADS", "1")))
     torch.set_flush_denormal(True)
 
     os.makedirs(args.workdir, exist_ok=True)
