@@ -1,0 +1,565 @@
+#include "training_run.h"
+
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <future>
+#include <opencv2/core/utility.hpp>
+#include <stdexcept>
+
+#include "checkpoints.h"
+#include "dataset.h"
+#include "examples.h"
+#include "progress.h"
+#include "random.h"
+#include "schedule.h"
+#include "trainer.h"
+#include "validation.h"
+
+namespace dfd::training {
+
+namespace {
+
+constexpr uint64_t kExampleSalt = 0x6578616d;      // "exam"
+constexpr uint64_t kStepSalt = 0x73746570;         // "step"
+constexpr uint64_t kCalibrationSalt = 0x63616c69;  // "cali"
+
+std::atomic<bool> g_stop_requested{false};
+
+extern "C" void request_stop(int) {
+  g_stop_requested = true;
+}
+
+// Turns SIGINT and SIGTERM into "checkpoint and stop" for the life of the run.
+class StopSignals {
+ public:
+  StopSignals() {
+    g_stop_requested = false;
+    struct sigaction action {};
+    action.sa_handler = request_stop;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, &old_int_);
+    sigaction(SIGTERM, &action, &old_term_);
+  }
+  ~StopSignals() {
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
+  }
+  StopSignals(const StopSignals &) = delete;
+  StopSignals &operator=(const StopSignals &) = delete;
+
+ private:
+  struct sigaction old_int_ {};
+  struct sigaction old_term_ {};
+};
+
+std::string format(const char *pattern, double a) {
+  char text[64];
+  std::snprintf(text, sizeof text, pattern, a);
+  return text;
+}
+
+// The run's bookkeeping; saved with every checkpoint so --resume continues exactly.
+struct RunState {
+  int epoch = 0;              // the epoch in progress (0-based)
+  int64_t step_in_epoch = 0;  // its steps done
+  int64_t global_step = 0;
+  double epoch_loss_sum = 0.0;  // for the epoch's running mean
+  int64_t epoch_loss_count = 0;
+  bool has_best = false;
+  double best_value = 0.0;
+  int best_epoch = 0;  // 1-based: the epoch whose validation it was
+  int64_t best_step = 0;
+  json::Value best_validation;
+  int bad_epochs = 0;
+  bool finished = false;
+  double wall_seconds = 0.0;  // over every session of the run
+  json::Value history = json::Value::Array{};
+
+  json::Value to_json() const {
+    json::Value v;
+    v["epoch"] = epoch;
+    v["step_in_epoch"] = step_in_epoch;
+    v["global_step"] = global_step;
+    v["epoch_loss_sum"] = epoch_loss_sum;
+    v["epoch_loss_count"] = epoch_loss_count;
+    v["has_best"] = has_best;
+    v["best_value"] = best_value;
+    v["best_epoch"] = best_epoch;
+    v["best_step"] = best_step;
+    v["best_validation"] = best_validation;
+    v["bad_epochs"] = bad_epochs;
+    v["finished"] = finished;
+    v["wall_seconds"] = wall_seconds;
+    v["history"] = history;
+    return v;
+  }
+
+  static RunState from_json(const json::Value &v, const std::string &label) {
+    const auto get = [&](const char *key) -> const json::Value & {
+      const json::Value *value = v.find(key);
+      if (!value) throw std::runtime_error(label + ": run state has no '" + key + "'");
+      return *value;
+    };
+    try {
+      RunState s;
+      s.epoch = static_cast<int>(get("epoch").as_number());
+      s.step_in_epoch = static_cast<int64_t>(get("step_in_epoch").as_number());
+      s.global_step = static_cast<int64_t>(get("global_step").as_number());
+      s.epoch_loss_sum = get("epoch_loss_sum").as_number();
+      s.epoch_loss_count = static_cast<int64_t>(get("epoch_loss_count").as_number());
+      s.has_best = get("has_best").as_bool();
+      s.best_value = get("best_value").as_number();
+      s.best_epoch = static_cast<int>(get("best_epoch").as_number());
+      s.best_step = static_cast<int64_t>(get("best_step").as_number());
+      s.best_validation = get("best_validation");
+      s.bad_epochs = static_cast<int>(get("bad_epochs").as_number());
+      s.finished = get("finished").as_bool();
+      s.wall_seconds = get("wall_seconds").as_number();
+      s.history = get("history");
+      return s;
+    } catch (const std::runtime_error &e) {
+      throw std::runtime_error(label + ": malformed run state: " + e.what());
+    }
+  }
+};
+
+json::Value data_json(const Dataset &data, int val_percent) {
+  json::Value out;
+  const auto folders = [](const std::vector<std::string> &dirs,
+                          const std::vector<ImageEntry> &train,
+                          const std::vector<ImageEntry> &val) {
+    json::Value::Array list;
+    for (const std::string &dir : dirs) {
+      size_t t = 0, v = 0;
+      for (const ImageEntry &e : train) t += e.folder == dir ? 1 : 0;
+      for (const ImageEntry &e : val) v += e.folder == dir ? 1 : 0;
+      json::Value item;
+      item["folder"] = dir;
+      item["train"] = t;
+      item["val"] = v;
+      list.push_back(std::move(item));
+    }
+    return json::Value(std::move(list));
+  };
+  out["real"] = folders(data.real_folders, data.train_real, data.val_real);
+  out["fake"] = folders(data.fake_folders, data.train_fake, data.val_fake);
+  json::Value split;
+  split["method"] = "fnv1a32(file basename) % 100 < val_percent is validation";
+  split["val_percent"] = val_percent;
+  out["split"] = std::move(split);
+  return out;
+}
+
+std::string data_summary(const Dataset &data, int val_percent) {
+  std::string text =
+      "data (split: fnv1a32(basename) % 100 < " + std::to_string(val_percent) + " is validation):";
+  const auto folders = [&](const char *kind, const std::vector<std::string> &dirs,
+                           const std::vector<ImageEntry> &train,
+                           const std::vector<ImageEntry> &val) {
+    for (const std::string &dir : dirs) {
+      size_t t = 0, v = 0;
+      for (const ImageEntry &e : train) t += e.folder == dir ? 1 : 0;
+      for (const ImageEntry &e : val) v += e.folder == dir ? 1 : 0;
+      text += "\n  " + std::string(kind) + " " + dir + ": train " + std::to_string(t) + ", val " +
+              std::to_string(v);
+    }
+  };
+  folders("real", data.real_folders, data.train_real, data.val_real);
+  folders("fake", data.fake_folders, data.train_fake, data.val_fake);
+  return text;
+}
+
+}  // namespace
+
+int run_training(const TrainConfig &config, const RunOptions &options) {
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point session_start = Clock::now();
+  // The data pipeline runs beside LibTorch's threads; OpenCV's own pool would only compete.
+  cv::setNumThreads(1);
+  Progress progress(stderr, Progress::stderr_is_terminal(), config.log_every_steps);
+
+  if (options.output.empty()) throw std::runtime_error("no output model path given");
+  if (options.checkpoint_dir.empty()) throw std::runtime_error("no checkpoint folder given");
+  const Dataset data = load_dataset(options.real_dirs, options.fake_dirs, config.data.val_percent);
+  progress.line(data_summary(data, config.data.val_percent));
+  if (config.data.sampling == Sampling::Images && data.train_fake.empty()) {
+    throw std::runtime_error("data.sampling \"images\" needs fake images (--fake)");
+  }
+  if (config.data.sampling == Sampling::Pairs && config.data.sbi_fraction < 1.0 &&
+      data.train_fake.empty()) {
+    throw std::runtime_error("data.sbi_fraction " + format("%g", config.data.sbi_fraction) +
+                             " mixes in real fakes, but no --fake folder has training images");
+  }
+
+  CheckpointStore store(options.checkpoint_dir);
+  const std::optional<CheckpointFiles> existing = store.latest();
+  if (existing && !options.resume) {
+    throw std::runtime_error(options.checkpoint_dir + " already holds a run (step " +
+                             std::to_string(existing->step) +
+                             "): pass --resume to continue it, or choose another folder");
+  }
+  if (!existing && options.resume) {
+    throw std::runtime_error(options.checkpoint_dir + ": no checkpoint to resume from");
+  }
+
+  const std::string cache =
+      options.landmark_cache.empty() ? store.dir() + "/landmarks.json" : options.landmark_cache;
+  const Clock::time_point landmark_start = Clock::now();
+  const FaceShapes shapes = find_face_shapes(data, config, cache, [&](size_t done, size_t total) {
+    progress.line("landmarks: " + std::to_string(done) + "/" + std::to_string(total));
+  });
+  size_t detected = 0;
+  for (const auto &[path, shape] : shapes) detected += shape.detected ? 1 : 0;
+  progress.line(
+      "landmarks: " + std::to_string(shapes.size()) + " images, HOG found a face in " +
+      std::to_string(detected) + " (the rest use the whole image), " +
+      format_duration(std::chrono::duration<double>(Clock::now() - landmark_start).count()) +
+      ", cache " + cache);
+  const ExampleMaker maker(config, data, shapes);
+
+  const int per_batch = units_per_batch(config);
+  const size_t units = config.data.sampling == Sampling::Pairs
+                           ? data.train_real.size()
+                           : data.train_real.size() + data.train_fake.size();
+  const int64_t steps_per_epoch = static_cast<int64_t>(units) / per_batch;
+  if (steps_per_epoch == 0) {
+    throw std::runtime_error("the training split holds fewer examples than one batch of " +
+                             std::to_string(config.batch_size));
+  }
+  const int64_t total_steps = steps_per_epoch * config.epochs;
+  const double pos_weight =
+      !config.pos_weight_auto ? config.pos_weight
+      : config.data.sampling == Sampling::Pairs
+          ? 1.0  // every batch holds as many fakes as reals
+          : static_cast<double>(data.train_real.size()) / data.train_fake.size();
+
+  // A resumed run takes every weight from its checkpoint; its starting point was recorded.
+  TrainConfig effective = config;
+  if (existing) effective.init_weights.clear();
+  Trainer trainer(effective, options.device, pos_weight, options.threads);
+  std::string init_from = trainer.init_report().from;
+  {
+    const InitReport &init = trainer.init_report();
+    std::string text = "model: " + std::string(architecture_name(config.model.architecture)) +
+                       " at " + std::to_string(config.model.image_size) + " px, " +
+                       std::to_string(trainer.parameter_count()) + " parameters (" +
+                       std::to_string(trainer.trainable_parameter_count()) + " trained, " +
+                       std::to_string(config.freeze_blocks) + " backbone blocks frozen)";
+    if (!existing) {
+      text += "; init: " + init.from;
+      if (init.from != "random") {
+        text += " (" + std::to_string(init.loaded) + " tensors loaded, " +
+                std::to_string(init.skipped) + " left random)";
+      }
+    }
+    progress.line(text);
+    progress.line("plan: " + std::to_string(config.epochs) + " epochs x " +
+                  std::to_string(steps_per_epoch) + " steps of " +
+                  std::to_string(config.batch_size) + " faces, pos_weight " +
+                  format("%.4g", pos_weight) + ", device " + options.device);
+  }
+
+  const json::Value data_record = data_json(data, config.data.val_percent);
+  const std::string config_text = json::dump(config.document);
+  RunState st;
+  if (existing) {
+    trainer.load_model(existing->model);
+    const json::Value scalars = trainer.load_state(existing->state);
+    const json::Value *saved_config = scalars.find("config");
+    if (!saved_config || json::dump(*saved_config) != config_text) {
+      throw std::runtime_error(existing->state +
+                               ": the checkpoint was made with a different config; resume with "
+                               "the same config file, or start a new run in another folder");
+    }
+    const json::Value *saved_data = scalars.find("data");
+    if (!saved_data || json::dump(*saved_data) != json::dump(data_record)) {
+      throw std::runtime_error(existing->state +
+                               ": the data folders or their contents differ from the "
+                               "checkpoint's; resume with the same --real and --fake folders");
+    }
+    st = RunState::from_json(scalars, existing->state);
+    const json::Value *saved_init = scalars.find("init");
+    init_from = saved_init && saved_init->is_string() ? saved_init->as_string() : "unknown";
+    progress.line("resume: step " + std::to_string(st.global_step) + " (epoch " +
+                  std::to_string(st.epoch + 1) + ", step " + std::to_string(st.step_in_epoch) +
+                  " of it) from " + existing->model);
+    if (st.finished) {
+      progress.line("the run had already finished; nothing to do");
+      return 0;
+    }
+  }
+
+  const bool self_blend_val = config.data.sampling == Sampling::Pairs;
+  const Clock::time_point val_build_start = Clock::now();
+  const ValidationSet val = build_validation_set(maker, data, self_blend_val, {});
+  if (!val.examples.empty()) {
+    progress.line(
+        "val: " + std::to_string(val.count(ValidationSet::Kind::Real)) + " real, " +
+        std::to_string(val.count(ValidationSet::Kind::Fake)) + " fake, " +
+        std::to_string(val.count(ValidationSet::Kind::SelfBlend)) +
+        " self-blended (fixed per file), prepared in " +
+        format_duration(std::chrono::duration<double>(Clock::now() - val_build_start).count()));
+  } else {
+    progress.line("val: no validation split (data.val_percent 0): every epoch's model is kept");
+  }
+
+  const double session_base_seconds = st.wall_seconds;
+  const auto elapsed = [&]() {
+    return session_base_seconds +
+           std::chrono::duration<double>(Clock::now() - session_start).count();
+  };
+
+  const auto record = [&]() {
+    json::Value r;
+    r["tool"] = "deepfake-train";
+    r["command"] = options.command_line;
+    r["config_file"] = config.label;
+    r["config"] = config.document;
+    r["data"] = data_record;
+    r["seed"] = static_cast<double>(config.seed);
+    r["device"] = options.device;
+    r["init"] = init_from;
+    r["pos_weight"] = pos_weight;
+    r["batch_size"] = config.batch_size;
+    r["steps_per_epoch"] = steps_per_epoch;
+    r["epochs_completed"] = st.epoch;
+    r["steps"] = st.global_step;
+    json::Value best;
+    best["epoch"] = st.best_epoch;
+    best["step"] = st.best_step;
+    best["monitor"] = config.early_stopping.monitor == Monitor::ValLoss ? "val_loss" : "val_auc";
+    best["value"] = st.best_value;
+    r["best"] = std::move(best);
+    r["validation"] = st.best_validation;
+    r["validation_note"] =
+        "figures on the held-out split (files never trained on), at the saved step";
+    r["wall_time_s"] = std::round(elapsed());
+    return r;
+  };
+
+  const auto save_checkpoint = [&]() {
+    st.wall_seconds = elapsed();
+    const CheckpointFiles files = store.files_for(st.global_step);
+    trainer.save_model(files.model, record());
+    json::Value scalars = st.to_json();
+    scalars["config"] = config.document;
+    scalars["data"] = data_record;
+    scalars["init"] = init_from;
+    trainer.save_state(files.state, scalars);
+    store.commit(files);
+  };
+
+  const auto save_best = [&]() { trainer.save_model(options.output, record()); };
+
+  // Batch `batch_index` of `plan`; every example's randomness comes from (base seed, epoch,
+  // its index), so a batch is the same whichever thread builds it and whenever.
+  const auto build_batch = [&](uint64_t base_seed, int epoch, const std::vector<Unit> *plan,
+                               int64_t batch_index) {
+    std::vector<Example> batch;
+    batch.reserve(static_cast<size_t>(config.batch_size));
+    for (int j = 0; j < per_batch; ++j) {
+      const int64_t index = batch_index * per_batch + j;
+      const uint64_t seed = derive_seed(
+          base_seed, {kExampleSalt, static_cast<uint64_t>(epoch), static_cast<uint64_t>(index)});
+      for (Example &e : maker.training_unit((*plan)[static_cast<size_t>(index)], seed)) {
+        batch.push_back(std::move(e));
+      }
+    }
+    return batch;
+  };
+
+  // BatchNorm statistics from training batches of their own (not the ones trained on), then
+  // the validation split.
+  const auto evaluate = [&]() {
+    const int calibration =
+        static_cast<int>(std::min<int64_t>(config.bn_recalibration_batches, steps_per_epoch));
+    if (calibration > 0) {
+      const uint64_t base = derive_seed(config.seed, {kCalibrationSalt});
+      const std::vector<Unit> plan = plan_epoch(data, config.data, base, st.epoch);
+      trainer.recalibrate_batchnorm(calibration,
+                                    [&](int i) { return build_batch(base, st.epoch, &plan, i); });
+    }
+    std::vector<float> logits;
+    logits.reserve(val.examples.size());
+    const size_t chunk = static_cast<size_t>(config.eval_batch_size);
+    for (size_t i = 0; i < val.examples.size(); i += chunk) {
+      const size_t end = std::min(i + chunk, val.examples.size());
+      const std::vector<Example> batch(val.examples.begin() + static_cast<std::ptrdiff_t>(i),
+                                       val.examples.begin() + static_cast<std::ptrdiff_t>(end));
+      const std::vector<float> part = trainer.predict(batch);
+      logits.insert(logits.end(), part.begin(), part.end());
+    }
+    return score_validation(val, logits, config.model.threshold, config.data.sbi_fraction);
+  };
+
+  if (options.validate_at_start && !existing && !val.examples.empty()) {
+    const ValidationReport report = evaluate();
+    progress.line("before training (step 0):");
+    for (const std::string &line : report.lines(config.model.threshold)) progress.line("  " + line);
+  }
+  StopSignals signals;
+  double step_seconds_average = -1.0;  // exponential moving average
+  while (st.epoch < config.epochs) {
+    const std::vector<Unit> plan = plan_epoch(data, config.data, config.seed, st.epoch);
+    const auto launch = [&](int64_t batch_index) {
+      return std::async(options.prefetch ? std::launch::async : std::launch::deferred, build_batch,
+                        config.seed, st.epoch, &plan, batch_index);
+    };
+    const Clock::time_point epoch_start = Clock::now();
+    const int64_t epoch_first_step = st.step_in_epoch;
+    std::future<std::vector<Example>> next;
+    if (st.step_in_epoch < steps_per_epoch) next = launch(st.step_in_epoch);
+    bool interrupted = false;
+    bool step_limit = false;
+    while (st.step_in_epoch < steps_per_epoch) {
+      const Clock::time_point step_start = Clock::now();
+      std::vector<Example> batch = next.get();
+      if (st.step_in_epoch + 1 < steps_per_epoch) next = launch(st.step_in_epoch + 1);
+      const double lr =
+          learning_rate(config.optimizer, config.schedule, st.global_step, st.epoch, total_steps);
+      const double loss = trainer.step(
+          batch, lr, derive_seed(config.seed, {kStepSalt, static_cast<uint64_t>(st.global_step)}));
+      if (!std::isfinite(loss)) {
+        throw std::runtime_error("the training loss became " + format("%g", loss) + " at step " +
+                                 std::to_string(st.global_step + 1) +
+                                 ": lower optimizer.lr or set grad_clip_norm");
+      }
+      st.epoch_loss_sum += loss;
+      ++st.epoch_loss_count;
+      ++st.step_in_epoch;
+      ++st.global_step;
+
+      const double seconds = std::chrono::duration<double>(Clock::now() - step_start).count();
+      step_seconds_average =
+          step_seconds_average < 0 ? seconds : 0.9 * step_seconds_average + 0.1 * seconds;
+      const int64_t run_end =
+          options.max_steps > 0 ? std::min(total_steps, options.max_steps) : total_steps;
+      StepStatus status;
+      status.epoch = st.epoch;
+      status.epochs = config.epochs;
+      status.step_in_epoch = st.step_in_epoch;
+      status.steps_per_epoch = steps_per_epoch;
+      status.global_step = st.global_step;
+      status.total_steps = run_end;
+      status.loss = st.epoch_loss_sum / static_cast<double>(st.epoch_loss_count);
+      status.lr = lr;
+      status.faces_per_second = config.batch_size / step_seconds_average;
+      status.eta_epoch_seconds =
+          step_seconds_average * static_cast<double>(steps_per_epoch - st.step_in_epoch);
+      status.eta_run_seconds = step_seconds_average *
+                               static_cast<double>(std::max<int64_t>(run_end - st.global_step, 0));
+      progress.step(status);
+
+      if (config.checkpoint_every_steps > 0 &&
+          st.global_step % config.checkpoint_every_steps == 0 &&
+          st.step_in_epoch < steps_per_epoch) {
+        save_checkpoint();
+      }
+      if (g_stop_requested) {
+        interrupted = true;
+        break;
+      }
+      if (options.max_steps > 0 && st.global_step >= options.max_steps) {
+        step_limit = true;
+        break;
+      }
+    }
+    if (next.valid()) next.wait();  // a prefetch in flight must not outlive `plan`
+    if (interrupted) {
+      save_checkpoint();
+      progress.line("interrupted: checkpoint saved at step " + std::to_string(st.global_step) +
+                    " in " + store.dir() + "; rerun the same command with --resume to continue");
+      return 130;
+    }
+
+    const bool epoch_done = st.step_in_epoch == steps_per_epoch;
+    const double train_loss = st.epoch_loss_count > 0
+                                  ? st.epoch_loss_sum / static_cast<double>(st.epoch_loss_count)
+                                  : 0.0;
+    const double epoch_seconds = std::chrono::duration<double>(Clock::now() - epoch_start).count();
+    const int64_t steps_this_session = st.step_in_epoch - epoch_first_step;
+    char head[256];
+    std::snprintf(head, sizeof head,
+                  "epoch %d/%d%s train: loss %.4f (mean of %lld steps), %.1f faces/s, %s",
+                  st.epoch + 1, config.epochs, epoch_done ? "" : " (partial)", train_loss,
+                  static_cast<long long>(st.epoch_loss_count),
+                  epoch_seconds > 0 ? steps_this_session * config.batch_size / epoch_seconds : 0.0,
+                  format_duration(epoch_seconds).c_str());
+    progress.line(head);
+
+    json::Value entry;
+    entry["epoch"] = st.epoch + 1;
+    entry["complete"] = epoch_done;
+    entry["steps"] = st.global_step;
+    entry["train_loss"] = train_loss;
+    if (!val.examples.empty()) {
+      const Clock::time_point val_start = Clock::now();
+      const ValidationReport report = evaluate();
+      for (const std::string &line : report.lines(config.model.threshold)) {
+        progress.line("  " + line);
+      }
+      progress.line(
+          "  val time " +
+          format_duration(std::chrono::duration<double>(Clock::now() - val_start).count()));
+      const bool by_loss = config.early_stopping.monitor == Monitor::ValLoss;
+      const double value = by_loss ? report.monitor_loss : report.monitor_auc;
+      const double delta = config.early_stopping.min_delta;
+      const bool improved =
+          !st.has_best || (by_loss ? value < st.best_value - delta : value > st.best_value + delta);
+      entry["validation"] = report.to_json();
+      if (improved) {
+        st.has_best = true;
+        st.best_value = value;
+        st.best_epoch = st.epoch + 1;
+        st.best_step = st.global_step;
+        st.best_validation = report.to_json();
+        st.bad_epochs = 0;
+        save_best();
+        progress.line("  best so far (" + std::string(by_loss ? "val loss " : "val auc ") +
+                      format("%.4f", value) + "): written to " + options.output);
+      } else if (epoch_done) {
+        ++st.bad_epochs;
+        progress.line("  no improvement for " + std::to_string(st.bad_epochs) + " epoch(s) (best " +
+                      format("%.4f", st.best_value) + " at epoch " + std::to_string(st.best_epoch) +
+                      ")");
+      }
+    } else {
+      st.has_best = true;
+      st.best_epoch = st.epoch + 1;
+      st.best_step = st.global_step;
+      save_best();
+    }
+    st.history.as_array().push_back(std::move(entry));
+
+    if (epoch_done) {
+      ++st.epoch;
+      st.step_in_epoch = 0;
+      st.epoch_loss_sum = 0.0;
+      st.epoch_loss_count = 0;
+    }
+    const int patience = config.early_stopping.patience;
+    if (patience > 0 && st.bad_epochs >= patience) {
+      st.finished = true;
+      progress.line("early stop: no validation improvement in " + std::to_string(patience) +
+                    " epochs");
+    }
+    if (st.epoch >= config.epochs) st.finished = true;
+    save_checkpoint();
+    if (st.finished) break;
+    if (step_limit) {
+      progress.line("stopped at --max-steps " + std::to_string(options.max_steps) +
+                    "; --resume continues the run");
+      break;
+    }
+  }
+  progress.line("done: " + std::to_string(st.global_step) + " steps in " +
+                format_duration(elapsed()) + "; best epoch " + std::to_string(st.best_epoch) +
+                " -> " + options.output);
+  return 0;
+}
+
+}  // namespace dfd::training

@@ -1,0 +1,32 @@
+// A whole training run: data, landmarks, the epoch loop with validation, early stopping,
+// checkpoints and resume, and the best model written to the output path.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "train_config.h"
+
+namespace dfd::training {
+
+struct RunOptions {
+  std::vector<std::string> real_dirs, fake_dirs;
+  std::string output;          // the best model so far (by the early-stopping monitor)
+  std::string checkpoint_dir;  // checkpoints, the landmark cache, resume
+  bool resume = false;
+  std::string device = "cpu";
+  int threads = 0;        // torch intra-op threads on CPU; 0: one per core
+  bool prefetch = true;   // build the next batch on a second thread
+  int64_t max_steps = 0;  // stop (with validation and a checkpoint) after this many steps
+  bool validate_at_start = false;
+  std::string landmark_cache;  // default: <checkpoint_dir>/landmarks.json
+  std::string command_line;    // recorded in the model
+};
+
+// Returns the process exit status: 0 when the run finished (all epochs, early stop or
+// max_steps), 130 when interrupted by SIGINT/SIGTERM after saving a checkpoint. Throws
+// ConfigError, ModelError or std::runtime_error with a message meant for the user.
+int run_training(const TrainConfig &config, const RunOptions &options);
+
+}  // namespace dfd::training
