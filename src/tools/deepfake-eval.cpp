@@ -1,0 +1,881 @@
+// deepfake-eval: scores labelled faces and videos with a detector and reports what a model
+// card needs: frame- and video-level AUC, accuracy, F1, precision and recall per method, a
+// ROC figure, the deletion test of its explanations, and a JSON record of all of it.
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <opencv2/core/utils/logger.hpp>
+
+#include "analysis/face_detector.h"
+#include "core/engine.h"
+#include "core/json.h"
+#include "core/model_error.h"
+#include "evaluation/attention_rollout.h"
+#include "evaluation/deletion_test.h"
+#include "evaluation/eval_dataset.h"
+#include "evaluation/eval_report.h"
+#include "evaluation/method_table.h"
+#include "evaluation/roc_plot.h"
+#include "evaluation/video_files.h"
+#include "evaluation/video_score.h"
+#include "imaging/preprocess.h"
+#include "training/dataset.h"
+#include "training/examples.h"
+#include "training/train_config.h"
+
+#ifndef DFD_VERSION
+#define DFD_VERSION "unknown"
+#endif
+
+namespace fs = std::filesystem;
+using namespace dfd;
+using namespace dfd::eval;
+
+namespace {
+
+constexpr const char *kUsage = R"(Usage: deepfake-eval [OPTIONS] INPUT...
+
+Scores labelled face images (and videos) with a deepfake detector and reports frame- and
+video-level AUC, accuracy, F1, precision, recall and confusion counts, overall and per fake
+method (each method against all the reals, as the seed's results table), a ROC figure, and
+optionally the deletion test of the explanations.
+
+Inputs (at least one; they combine):
+  --data DIR             labelled folder: DIR/real and DIR/fake (repeatable)
+  --real DIR             folder of real faces (repeatable)
+  --fake DIR             folder of fake faces (repeatable)
+  --csv FILE             the seed's sample list (label 1 fake / 0 real, example_file_name;
+                         frames group into videos by video_name)
+  --images DIR           where --csv's files are (default: the CSV's folder)
+  --videos LABEL=DIR     video files (mp4, mov, avi, mkv, webm, gif) under DIR; LABEL "real"
+                         or a fake method name, e.g. real=videos/real generated=videos/generated
+                         (repeatable; decoded, faces found every --frame-step frames, tracked,
+                         scored by the seed's video rule)
+  --self-blend           add each selected real's self-blended pseudo-fake (method
+                         "self-blended"), made exactly as deepfake-train's validation makes
+                         them: seeded by the file name, with the training config's settings
+
+Folders are searched recursively. A fake's method is its first subfolder under the fake
+folder (fake/eyes/x.jpg -> "eyes"); for files directly in it, the file name's part before
+the first '_' with --method-from-prefix (the seed's rule, always used for --csv), else the
+data set's name (the folder above fake/: "faces/yonsei/fake" -> "yonsei").
+
+Selection:
+  --split S              train, validation or all (default: validation): deepfake-train's
+                         split by a hash of each file's base name, for face images
+  --video-split S        the same for --videos files (default: all, because deepfake-train
+                         trains on image folders only, so no video file was trained on)
+  --val-percent N        the split's share (default: the model's training config, else 20)
+  --method-from-prefix   see above
+  --group-by-folder      frames are faces from videos: a frame's video is its folder, its
+                         identity the number after the last '_' of its stem (the seed's
+                         <frame>_<face>.png crops), and video-level figures are reported
+                         (the split stays per file name, as deepfake-train's; use --split
+                         all for videos that were never trained on)
+
+Model and preprocessing:
+  --model FILE           model file (default: $DEEPFAKE_MODEL, else the shipped model)
+  --device DEV           cpu, cuda or cuda:N (default: cpu)
+  --threads N            LibTorch CPU threads (default: one per core)
+  --batch-size N         faces per forward pass (default: 16)
+  --threshold T          fake when probability >= T (default: the model's threshold); the
+                         video rule takes the first identity mean above T
+  --train-config FILE    crop, margin, split and self-blend settings (default: the training
+                         config recorded in the model by deepfake-train, else built-in defaults)
+  --crop MODE            face (crop by the detected face box, as training and the element do)
+                         or image (the whole image); default: the training config's
+  --crop-margin M        face-box margin (default: the training config's)
+  --landmark-cache FILE  reuse and extend this landmark cache (deepfake-train's format)
+
+Videos:
+  --frames-per-video N   faces are looked for in N frames per video (default: 32; 0: every
+                         step-th frame of the whole video)
+  --frame-step N         analyse every Nth frame (default: spread the N frames evenly over
+                         the video by its frame count; every 10th when the count is unknown)
+
+Deletion test (explanation faithfulness):
+  --deletion N           run it on N images spread evenly over the fake images (default: 0,
+                         off); the fake logit is recorded while the most relevant cells are
+                         hidden first, against plain attention rollout and random orders
+  --deletion-on SET      fake (default) or all images
+  --deletion-steps S     curve points after the unmasked one (default: 10)
+  --deletion-random R    random orders averaged (default: 3)
+  --deletion-fill F      mean (default: the input's mean colour), zero or blur
+  --deletion-seed N      seed of the random orders (default: 1)
+  --no-rollout           skip the attention-rollout order
+
+Output:
+  --json FILE            the report (schema gst-deepfake/eval-report v1; see
+                         src/evaluation/eval_report.h)
+  --roc FILE             ROC figure (PNG) with the AUC of each curve in its legend
+  --roc-size WxH         its size in pixels (default: 800x640)
+  -h, --help             show this help
+
+Tables go to stdout in the seed's layout (| Test | Accuracy | F1 | AUC |), progress to stderr.
+
+Exit status: 0 on success (unreadable images and videos without faces are skipped, listed
+and counted), 2 for bad arguments, a missing or empty input, an unusable model or config,
+1 for other failures (nothing could be scored, device, output).
+)";
+
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct VideoDir {
+  std::string label;  // "real" or a fake method
+  std::string dir;
+};
+
+struct Options {
+  std::vector<std::string> data, real, fake;
+  std::optional<std::string> csv, images;
+  std::vector<VideoDir> videos;
+  bool self_blend = false;
+  Split split = Split::Validation;
+  Split video_split = Split::All;
+  std::optional<int> val_percent;
+  bool method_from_prefix = false;
+  bool group_by_folder = false;
+  std::optional<std::string> model;
+  std::string device = "cpu";
+  int threads = 0;
+  int batch_size = 16;
+  std::optional<double> threshold;
+  std::optional<std::string> train_config;
+  std::optional<std::string> crop;
+  std::optional<double> crop_margin;
+  std::string landmark_cache;
+  int frame_step = 0;
+  int frames_per_video = 32;
+  int deletion = 0;
+  bool deletion_all = false;
+  int deletion_steps = 10;
+  int deletion_random = 3;
+  DeletionFill deletion_fill = DeletionFill::Mean;
+  uint64_t deletion_seed = 1;
+  bool rollout = true;
+  std::string json, roc;
+  int roc_width = 800, roc_height = 640;
+};
+
+long long parse_integer(const std::string &flag, const std::string &text, long long low) {
+  long long value = 0;
+  const char *end = text.data() + text.size();
+  const auto [ptr, error] = std::from_chars(text.data(), end, value);
+  if (error != std::errc() || ptr != end || value < low) {
+    throw UsageError(flag + " needs an integer >= " + std::to_string(low) + ", got '" + text + "'");
+  }
+  return value;
+}
+
+double parse_number(const std::string &flag, const std::string &text) {
+  char *end = nullptr;
+  const double value = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0' || !std::isfinite(value)) {
+    throw UsageError(flag + ": not a number: '" + text + "'");
+  }
+  return value;
+}
+
+std::string shell_quote(const std::string &arg) {
+  if (!arg.empty() && arg.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                            "0123456789_-./=:,+@%") == std::string::npos) {
+    return arg;
+  }
+  std::string out = "'";
+  for (const char c : arg) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+Options parse_options(int argc, char **argv, bool &help) {
+  Options o;
+  static const std::set<std::string> kFlags = {"--self-blend", "--method-from-prefix",
+                                               "--group-by-folder", "--no-rollout"};
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "-h" || arg == "--help") {
+      help = true;
+      return o;
+    }
+    if (arg.rfind("--", 0) != 0) throw UsageError("unexpected argument '" + arg + "' (see --help)");
+    if (kFlags.count(arg)) {
+      if (arg == "--self-blend") o.self_blend = true;
+      if (arg == "--method-from-prefix") o.method_from_prefix = true;
+      if (arg == "--group-by-folder") o.group_by_folder = true;
+      if (arg == "--no-rollout") o.rollout = false;
+      continue;
+    }
+    std::string value;
+    const size_t equals = arg.find('=');
+    if (equals != std::string::npos) {
+      value = arg.substr(equals + 1);
+      arg.resize(equals);
+    } else {
+      if (i + 1 >= argc) throw UsageError(arg + " needs a value");
+      value = argv[++i];
+    }
+    if (arg == "--data") {
+      o.data.push_back(value);
+    } else if (arg == "--real") {
+      o.real.push_back(value);
+    } else if (arg == "--fake") {
+      o.fake.push_back(value);
+    } else if (arg == "--csv") {
+      o.csv = value;
+    } else if (arg == "--images") {
+      o.images = value;
+    } else if (arg == "--videos") {
+      const size_t sep = value.find('=');
+      if (sep == std::string::npos || sep == 0 || sep + 1 == value.size()) {
+        throw UsageError("--videos needs LABEL=DIR, got '" + value + "'");
+      }
+      o.videos.push_back({value.substr(0, sep), value.substr(sep + 1)});
+    } else if (arg == "--split") {
+      try {
+        o.split = parse_split(value);
+      } catch (const std::invalid_argument &e) {
+        throw UsageError(std::string("--split: ") + e.what());
+      }
+    } else if (arg == "--video-split") {
+      try {
+        o.video_split = parse_split(value);
+      } catch (const std::invalid_argument &e) {
+        throw UsageError(std::string("--video-split: ") + e.what());
+      }
+    } else if (arg == "--val-percent") {
+      o.val_percent = static_cast<int>(parse_integer(arg, value, 0));
+      if (*o.val_percent > 100) throw UsageError("--val-percent must be at most 100");
+    } else if (arg == "--model") {
+      o.model = value;
+    } else if (arg == "--device") {
+      o.device = value;
+    } else if (arg == "--threads") {
+      o.threads = static_cast<int>(parse_integer(arg, value, 1));
+    } else if (arg == "--batch-size") {
+      o.batch_size = static_cast<int>(parse_integer(arg, value, 1));
+    } else if (arg == "--threshold") {
+      o.threshold = parse_number(arg, value);
+    } else if (arg == "--train-config") {
+      o.train_config = value;
+    } else if (arg == "--crop") {
+      if (value != "face" && value != "image") throw UsageError("--crop must be face or image");
+      o.crop = value;
+    } else if (arg == "--crop-margin") {
+      o.crop_margin = parse_number(arg, value);
+      if (*o.crop_margin < 0) throw UsageError("--crop-margin must not be negative");
+    } else if (arg == "--landmark-cache") {
+      o.landmark_cache = value;
+    } else if (arg == "--frame-step") {
+      o.frame_step = static_cast<int>(parse_integer(arg, value, 1));
+    } else if (arg == "--frames-per-video") {
+      o.frames_per_video = static_cast<int>(parse_integer(arg, value, 0));
+    } else if (arg == "--deletion") {
+      o.deletion = static_cast<int>(parse_integer(arg, value, 0));
+    } else if (arg == "--deletion-on") {
+      if (value != "fake" && value != "all") throw UsageError("--deletion-on must be fake or all");
+      o.deletion_all = value == "all";
+    } else if (arg == "--deletion-steps") {
+      o.deletion_steps = static_cast<int>(parse_integer(arg, value, 1));
+    } else if (arg == "--deletion-random") {
+      o.deletion_random = static_cast<int>(parse_integer(arg, value, 1));
+    } else if (arg == "--deletion-fill") {
+      try {
+        o.deletion_fill = parse_deletion_fill(value);
+      } catch (const std::invalid_argument &e) {
+        throw UsageError(e.what());
+      }
+    } else if (arg == "--deletion-seed") {
+      o.deletion_seed = static_cast<uint64_t>(parse_integer(arg, value, 0));
+    } else if (arg == "--json") {
+      o.json = value;
+    } else if (arg == "--roc") {
+      o.roc = value;
+    } else if (arg == "--roc-size") {
+      const size_t x = value.find('x');
+      if (x == std::string::npos) throw UsageError("--roc-size needs WxH, got '" + value + "'");
+      o.roc_width = static_cast<int>(parse_integer(arg, value.substr(0, x), 200));
+      o.roc_height = static_cast<int>(parse_integer(arg, value.substr(x + 1), 150));
+    } else {
+      throw UsageError("unknown option '" + arg + "' (see --help)");
+    }
+  }
+  if (o.images && !o.csv) throw UsageError("--images goes with --csv");
+  if (o.data.empty() && o.real.empty() && o.fake.empty() && !o.csv && o.videos.empty()) {
+    throw UsageError("nothing to evaluate: give --data, --real/--fake, --csv or --videos");
+  }
+  return o;
+}
+
+// libgomp spins between parallel regions by default, starving the thread that decodes and
+// crops the next batch on a small machine (deepfake-train measured a 17x slowdown). The policy
+// is read when libgomp loads, so it can only be chosen by starting again with it set.
+void use_passive_openmp_wait(char **argv) {
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
+  setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+  execv("/proc/self/exe", argv);
+}
+
+void progress(const std::string &line) {
+  std::fprintf(stderr, "%s\n", line.c_str());
+  std::fflush(stderr);
+}
+
+std::string fixed(double value, int decimals) {
+  if (!std::isfinite(value)) return "n/a";
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, "%.*f", decimals, value);
+  return buffer;
+}
+
+double sigmoid(double x) {
+  return 1.0 / (1.0 + std::exp(-x));
+}
+
+// The preprocessing and split settings: deepfake-train's own, so that eval crops, splits and
+// self-blends exactly as the model's validation did.
+training::TrainConfig preprocessing_config(const Options &o, const ModelConfig &model,
+                                           std::string &origin) {
+  training::TrainConfig config;
+  if (o.train_config) {
+    config = training::load_train_config(*o.train_config);
+    origin = "training config " + *o.train_config;
+  } else if (const json::Value *recorded = model.training.find("config");
+             recorded && recorded->is_object()) {
+    try {
+      config = training::parse_train_config(*recorded, "the model's training record");
+      origin = "the model's training record";
+    } catch (const training::ConfigError &e) {
+      progress(std::string("warning: ") + e.what() + "; using built-in defaults");
+      config = training::TrainConfig{};
+      origin = "built-in defaults (the model's training record did not parse)";
+    }
+  } else {
+    origin = "built-in defaults (the model has no training record)";
+  }
+  config.model = model;  // the loaded model decides the input geometry and colour order
+  if (o.val_percent) config.data.val_percent = *o.val_percent;
+  if (o.crop) {
+    config.data.crop = *o.crop == "face" ? training::CropMode::FaceBox : training::CropMode::Image;
+  }
+  if (o.crop_margin) config.data.crop_margin = *o.crop_margin;
+  return config;
+}
+
+training::ImageEntry to_entry(const Sample &s) {
+  training::ImageEntry e;
+  e.path = s.path;
+  e.name = s.name;
+  e.folder = s.source;
+  e.fake = s.fake;
+  e.validation = s.validation;
+  return e;
+}
+
+// Scores `entries` with `make` (a validation or self-blend example maker) in batches.
+struct Scored {
+  size_t index = 0;  // into the entries given
+  float logit = 0.f;
+};
+
+template <typename Make>
+std::vector<Scored> score_examples(Engine &engine, const std::vector<training::ImageEntry> &entries,
+                                   int batch_size, const std::string &what, Make make,
+                                   std::vector<std::pair<std::string, std::string>> &skipped) {
+  const int size = engine.config().image_size;
+  const size_t face_bytes = static_cast<size_t>(size) * size * 3;
+  std::vector<Scored> out;
+  std::vector<uint8_t> batch;
+  std::vector<size_t> members;
+  size_t next_report = 256;
+  const auto flush = [&]() {
+    if (members.empty()) return;
+    const std::vector<Prediction> p = engine.infer(batch.data(), members.size(), false);
+    for (size_t i = 0; i < members.size(); ++i) out.push_back({members[i], p[i].logit});
+    batch.clear();
+    members.clear();
+    if (out.size() >= next_report) {
+      progress("  " + what + ": " + std::to_string(out.size()) + " of " +
+               std::to_string(entries.size()) + " scored");
+      next_report += 256;
+    }
+  };
+  for (size_t i = 0; i < entries.size(); ++i) {
+    cv::Mat image;
+    try {
+      image = make(entries[i]).image;
+    } catch (const std::exception &e) {
+      skipped.emplace_back(entries[i].path, what + ": " + e.what());
+      continue;
+    }
+    if (!image.isContinuous()) image = image.clone();
+    batch.insert(batch.end(), image.data, image.data + face_bytes);
+    members.push_back(i);
+    if (members.size() >= static_cast<size_t>(batch_size)) flush();
+  }
+  flush();
+  return out;
+}
+
+std::vector<MethodScore> method_scores(const std::vector<VideoResult> &videos) {
+  std::vector<MethodScore> out;
+  for (const VideoResult &v : videos) {
+    if (v.score) out.push_back({v.score->score, v.fake, v.method});
+  }
+  return out;
+}
+
+void print_table(const std::string &title, const MethodTable &table) {
+  std::printf("\n%s\n%s", title.c_str(), format_table(table, false).c_str());
+  const BinaryMetrics &m = table.overall.metrics;
+  std::printf("%s: %zu real, %zu fake; TP %zu, FP %zu, TN %zu, FN %zu; precision %s, recall %s\n",
+              table.overall.name.c_str(), m.real, m.fake, m.confusion.tp, m.confusion.fp,
+              m.confusion.tn, m.confusion.fn, fixed(m.precision, 4).c_str(),
+              fixed(m.recall, 4).c_str());
+}
+
+std::vector<RocPoint> curve_or_empty(const std::vector<MethodScore> &scores,
+                                     const std::string &method) {
+  std::vector<LabelledScore> subset;
+  for (const MethodScore &s : scores) {
+    if (!s.fake || method.empty() || s.method == method) subset.push_back({s.score, s.fake});
+  }
+  try {
+    return roc_curve(subset);
+  } catch (const std::invalid_argument &) {
+    return {};
+  }
+}
+
+// One evaluation, stage by stage; each stage adds its part to the report.
+class Evaluation {
+ public:
+  Evaluation(const Options &o, const std::string &command)
+      : o_(o),
+        model_path_(o.model ? *o.model : default_model_path()),
+        engine_(load_engine(o, model_path_)),
+        model_(engine_->config()),
+        threshold_(o.threshold ? *o.threshold : model_.threshold),
+        config_(preprocessing_config(o, model_, config_origin_)) {
+    report_.command = command;
+  }
+
+  int run() {
+    describe();
+    collect_images();
+    score_images();
+    score_video_files();
+    summarise_videos();
+    if (frame_scores_.empty() && video_scores_.empty()) {
+      throw std::runtime_error("nothing was scored (see the skipped inputs above)");
+    }
+    if (o_.deletion > 0) deletion_test();
+    write_outputs();
+    return 0;
+  }
+
+ private:
+  static std::unique_ptr<Engine> load_engine(const Options &o, const std::string &path) {
+    EngineOptions options;
+    options.device = o.device;
+    options.threads = o.threads;
+    return Engine::load(path, options);
+  }
+
+  bool face_crop() const { return config_.data.crop == training::CropMode::FaceBox; }
+
+  void describe() {
+    report_.tool_version = DFD_VERSION;
+    report_.model = {model_path_,     model_.name, architecture_name(model_.architecture),
+                     model_.source,   o_.device,   model_.image_size,
+                     model_.threshold};
+    report_.threshold = threshold_;
+    report_.split = split_name(o_.split);
+    if (!o_.videos.empty()) report_.video_split = split_name(o_.video_split);
+    report_.val_percent = config_.data.val_percent;
+    json::Value pre;
+    pre["crop"] = face_crop() ? "face box (the element's HOG detector, seed_square_box)" : "image";
+    pre["crop_margin"] = config_.data.crop_margin;
+    pre["settings_from"] = config_origin_;
+    pre["input"] = "isotropic resize and centred zero padding to " +
+                   std::to_string(model_.image_size) + " px (imaging/preprocess.h)";
+    if (o_.self_blend) {
+      pre["self_blend"] =
+          "deepfake-train's validation pseudo-fakes: seeded by the file name, the config's sbi "
+          "settings";
+    }
+    if (!o_.videos.empty()) {
+      json::Value v;
+      v["frames_per_video"] = o_.frames_per_video;
+      v["frame_step"] = o_.frame_step > 0 ? json::Value(o_.frame_step)
+                                          : json::Value("frame count / frames_per_video");
+      v["detector"] = "dlib HOG (analysis/face_detector.h), identities by box IoU tracking";
+      pre["videos"] = std::move(v);
+    }
+    report_.preprocessing = std::move(pre);
+
+    std::printf("deepfake-eval %s\n", DFD_VERSION);
+    std::printf("model: %s (%s, %s, %d px, threshold %s%s)\n", model_path_.c_str(),
+                model_.name.empty() ? "unnamed" : model_.name.c_str(),
+                architecture_name(model_.architecture), model_.image_size,
+                fixed(threshold_, 2).c_str(), o_.threshold ? ", from --threshold" : "");
+    const std::string video_split =
+        o_.videos.empty() ? ""
+                          : std::string(", ") + split_name(o_.video_split) + " for video files";
+    std::printf("split: %s for face images%s (val_percent %d, deepfake-train's file-name split)\n",
+                split_name(o_.split), video_split.c_str(), config_.data.val_percent);
+    std::printf("preprocessing: %s crop, margin %s; settings from %s\n",
+                face_crop() ? "face-box" : "whole-image",
+                fixed(config_.data.crop_margin, 3).c_str(), config_origin_.c_str());
+  }
+
+  void collect_images() {
+    FolderOptions folder;
+    folder.method_rule = o_.method_from_prefix ? MethodRule::FilePrefix : MethodRule::Folder;
+    folder.grouping = o_.group_by_folder ? FrameGrouping::ByFolder : FrameGrouping::None;
+    folder.val_percent = config_.data.val_percent;
+    folder.split = o_.split;
+    try {
+      for (const std::string &dir : o_.data) add_labelled_folder(set_, dir, folder);
+      for (const std::string &dir : o_.real) add_class_folder(set_, dir, false, folder);
+      for (const std::string &dir : o_.fake) add_class_folder(set_, dir, true, folder);
+      if (o_.csv) {
+        const std::string images =
+            o_.images ? *o_.images : fs::path(*o_.csv).parent_path().string();
+        add_seed_csv(set_, *o_.csv, images.empty() ? "." : images, folder);
+      }
+    } catch (const std::runtime_error &e) {
+      throw UsageError(e.what());  // a missing or empty input folder is a wrong argument
+    }
+    report_.datasets = set_.sources;
+    for (const SourceSummary &s : set_.sources) {
+      std::printf("data: %s (%s, %s): %zu of %zu files in the split\n", s.path.c_str(),
+                  s.kind.c_str(), s.label.c_str(), s.selected, s.files);
+    }
+    // The maker preprocesses exactly as deepfake-train's validation, which is why the selected
+    // files are handed to it as a data set of their own.
+    for (const Sample &s : set_.samples) {
+      (s.fake ? dataset_.val_fake : dataset_.val_real).push_back(to_entry(s));
+      (s.fake ? fake_samples_ : real_samples_).push_back(&s);
+    }
+    if (o_.self_blend && real_samples_.empty()) {
+      throw UsageError("--self-blend needs real images in the selected split");
+    }
+    if (!set_.samples.empty() && (face_crop() || o_.self_blend)) {
+      progress("landmarks: finding faces in " + std::to_string(set_.samples.size()) + " images" +
+               (o_.landmark_cache.empty() ? "" : " (cache " + o_.landmark_cache + ")"));
+      shapes_ = training::find_face_shapes(dataset_, config_, o_.landmark_cache, {});
+    }
+    maker_ = std::make_unique<training::ExampleMaker>(config_, dataset_, shapes_);
+  }
+
+  void score_images() {
+    if (!set_.samples.empty()) {
+      progress("scoring " + std::to_string(set_.samples.size()) + " face images");
+      std::vector<training::ImageEntry> entries;
+      std::vector<const Sample *> order;
+      for (const auto *list : {&real_samples_, &fake_samples_}) {
+        for (const Sample *s : *list) {
+          entries.push_back(to_entry(*s));
+          order.push_back(s);
+        }
+      }
+      const auto scored = score_examples(
+          *engine_, entries, o_.batch_size, "images",
+          [&](const training::ImageEntry &e) { return maker_->validation(e); }, report_.skipped);
+      std::vector<FaceRecord> grouped;
+      std::map<std::string, const Sample *> first_of_video;
+      for (const Scored &s : scored) {
+        const Sample &sample = *order[s.index];
+        const double p = sigmoid(s.logit);
+        report_.frames.push_back(
+            {sample.path, sample.fake, sample.fake ? sample.method : "real", s.logit, p});
+        frame_scores_.push_back({p, sample.fake, sample.method});
+        if (!sample.video.empty()) {
+          // Real and fake frames may share a video name in a CSV; the label keeps them apart.
+          const std::string key = (sample.fake ? "fake:" : "real:") + sample.video;
+          grouped.push_back({key, sample.identity, p});
+          first_of_video.emplace(key, &sample);
+        }
+      }
+      for (const ScoredVideo &v : score_videos(grouped, threshold_)) {
+        const Sample &first = *first_of_video.at(v.video);
+        VideoResult r;
+        r.name = first.video;
+        r.origin = "frames";
+        r.fake = first.fake;
+        r.method = first.fake ? first.method : "real";
+        r.score = v.score;
+        for (const IdentityMean &identity : v.score.identities) r.faces += identity.frames;
+        report_.videos.push_back(std::move(r));
+      }
+    }
+    if (o_.self_blend) {
+      progress("scoring " + std::to_string(real_samples_.size()) +
+               " self-blended pseudo-fakes of the selected reals");
+      std::vector<training::ImageEntry> reals;
+      for (const Sample *s : real_samples_) reals.push_back(to_entry(*s));
+      const auto scored = score_examples(
+          *engine_, reals, o_.batch_size, "self-blend",
+          [&](const training::ImageEntry &e) { return maker_->validation_self_blend(e); },
+          report_.skipped);
+      for (const Scored &s : scored) {
+        const double p = sigmoid(s.logit);
+        report_.frames.push_back(
+            {reals[s.index].path + "#self-blended", true, "self-blended", s.logit, p});
+        frame_scores_.push_back({p, true, "self-blended"});
+      }
+    }
+    if (!frame_scores_.empty()) {
+      report_.frame_table = method_table(frame_scores_, threshold_);
+      print_table("Frame level (" + std::string(split_name(o_.split)) + " split, threshold " +
+                      fixed(threshold_, 2) + "):",
+                  *report_.frame_table);
+    }
+  }
+
+  void score_video_files() {
+    if (o_.videos.empty()) return;
+    DetectorOptions detector_options;
+    std::unique_ptr<FaceDetector> detector = FaceDetector::create(detector_options);
+    VideoFileOptions options;
+    options.frame_step = o_.frame_step;
+    options.frames_per_video = o_.frames_per_video;
+    options.crop_margin = config_.data.crop_margin;
+    options.batch_size = o_.batch_size;
+    options.detector = detector_options;
+    for (const VideoDir &dir : o_.videos) {
+      std::vector<std::string> files;
+      try {
+        files = list_video_files(dir.dir);
+      } catch (const std::runtime_error &e) {
+        throw UsageError(e.what());
+      }
+      SourceSummary summary{"videos", dir.dir, dir.label == "real" ? "real" : "fake", files.size(),
+                            0};
+      for (const std::string &file : files) {
+        const bool validation = training::is_validation_name(fs::path(file).filename().string(),
+                                                             config_.data.val_percent);
+        if ((o_.video_split == Split::Validation && !validation) ||
+            (o_.video_split == Split::Train && validation)) {
+          continue;
+        }
+        ++summary.selected;
+        progress("video " + file);
+        const VideoFileResult v = score_video_file(*engine_, *detector, file, options);
+        VideoResult r;
+        r.name = file;
+        r.origin = "file";
+        r.fake = dir.label != "real";
+        r.method = dir.label;
+        r.frames_read = v.frames_read;
+        r.frames_analysed = v.frames_analysed;
+        r.frame_step = v.frame_step;
+        r.faces = v.faces_scored;
+        r.error = v.error;
+        if (!v.faces.empty()) {
+          r.score = score_videos(v.faces, threshold_).front().score;
+        } else if (r.error.empty()) {
+          r.error = "no face found in the analysed frames";
+        }
+        if (!r.error.empty()) report_.skipped.emplace_back(file, r.error);
+        report_.videos.push_back(std::move(r));
+      }
+      std::printf("data: %s (videos, %s): %zu of %zu files in the split\n", dir.dir.c_str(),
+                  dir.label.c_str(), summary.selected, summary.files);
+      report_.datasets.push_back(std::move(summary));
+    }
+  }
+
+  void summarise_videos() {
+    video_scores_ = method_scores(report_.videos);
+    bool grouped_frames = false, video_files = false;
+    for (const VideoResult &v : report_.videos) {
+      (v.origin == "file" ? video_files : grouped_frames) = true;
+    }
+    if (grouped_frames) video_splits_ = "frames: " + std::string(split_name(o_.split)) + " split";
+    if (video_files) {
+      video_splits_ += std::string(video_splits_.empty() ? "" : "; ") +
+                       "video files: " + split_name(o_.video_split) + " split";
+    }
+    if (video_scores_.empty()) return;
+    report_.video_rule =
+        "identity score = mean of its frames' fake probabilities; video score = the first "
+        "identity mean above " +
+        fixed(threshold_, 2) + ", else the mean of the identity means (the seed's rule)";
+    report_.video_table = method_table(video_scores_, threshold_);
+    print_table("Video level (" + video_splits_ + ", seed rule at " + fixed(threshold_, 2) + "):",
+                *report_.video_table);
+    for (const VideoResult &v : report_.videos) {
+      const std::string detail = v.score ? std::to_string(v.score->identities.size()) +
+                                               " identities, " + std::to_string(v.faces) + " faces"
+                                         : v.error;
+      std::printf("  %s %-5s %s  %s\n", v.score ? fixed(v.score->score, 4).c_str() : "  n/a ",
+                  v.fake ? "fake" : "real", v.name.c_str(), detail.c_str());
+    }
+  }
+
+  void deletion_test() {
+    std::vector<training::ImageEntry> candidates;
+    for (const Sample &s : set_.samples) {
+      if (s.fake || o_.deletion_all) candidates.push_back(to_entry(s));
+    }
+    if (candidates.empty()) {
+      progress("deletion test: no " + std::string(o_.deletion_all ? "" : "fake ") +
+               "image in the selected split; skipped");
+      return;
+    }
+    const size_t n = std::min(candidates.size(), static_cast<size_t>(o_.deletion));
+    std::vector<DeletionInput> inputs;
+    for (size_t i = 0; i < n; ++i) {
+      // Spread over the list so one folder or method does not fill the sample.
+      const training::ImageEntry &e = candidates[i * candidates.size() / n];
+      try {
+        inputs.push_back({e.path, maker_->validation(e).image});
+      } catch (const std::exception &) {
+        // Already listed as skipped by the scoring pass.
+      }
+    }
+    if (inputs.empty()) return;
+    std::unique_ptr<AttentionRollout> rollout;
+    RolloutFunction rollout_fn;
+    if (o_.rollout) {
+      rollout = std::make_unique<AttentionRollout>(model_path_, o_.device);
+      rollout_fn = [&](const uint8_t *images, size_t count) {
+        return rollout->compute(images, count);
+      };
+    }
+    DeletionOptions options;
+    options.steps = o_.deletion_steps;
+    options.random_orders = o_.deletion_random;
+    options.seed = o_.deletion_seed;
+    options.fill = o_.deletion_fill;
+    progress("deletion test on " + std::to_string(inputs.size()) + " images");
+    report_.deletion = run_deletion_test(*engine_, inputs, options, rollout_fn);
+    const DeletionResult &d = *report_.deletion;
+    std::printf(
+        "\nDeletion test (%zu %simages, %dx%d cells, %d steps, fill %s; lower area = more "
+        "faithful):\n",
+        d.images.size(), o_.deletion_all ? "" : "fake ", d.grid_width, d.grid_height, d.steps,
+        deletion_fill_name(d.fill));
+    std::printf(
+        "| Order | Fake-logit area | Probability area | Mean logit drop |\n"
+        "|---|---|---|---|\n");
+    for (const DeletionCurve &c : d.curves) {
+      std::printf("| %s | %s | %s | %s |\n", c.order.c_str(), fixed(c.logit_area, 4).c_str(),
+                  fixed(c.probability_area, 4).c_str(), fixed(c.mean_logit_drop, 4).c_str());
+    }
+    std::printf("relevancy order below random on %s%% of images; %s\n",
+                fixed(100.0 * d.relevancy_beats_random, 1).c_str(), d.note.c_str());
+  }
+
+  void write_roc() {
+    std::vector<RocSeries> series;
+    const auto add = [&](const std::string &name, const std::vector<MethodScore> &scores,
+                         const std::string &method, double auc) {
+      std::vector<RocPoint> curve = curve_or_empty(scores, method);
+      if (!curve.empty()) series.push_back({name, std::move(curve), auc});
+    };
+    if (report_.frame_table) {
+      add("frames: " + report_.frame_table->overall.name, frame_scores_, "",
+          report_.frame_table->overall.metrics.auc);
+      if (report_.frame_table->methods.size() > 1) {
+        for (const MethodRow &row : report_.frame_table->methods) {
+          add("frames: " + row.name, frame_scores_, row.name, row.metrics.auc);
+        }
+      }
+    }
+    if (report_.video_table) {
+      add("videos: " + report_.video_table->overall.name, video_scores_, "",
+          report_.video_table->overall.metrics.auc);
+    }
+    if (series.empty()) {
+      progress("ROC: no set holds both real and fake samples; no figure written");
+      return;
+    }
+    write_roc_png(o_.roc, series, o_.roc_width, o_.roc_height,
+                  "ROC, " + (report_.frame_table ? std::string(split_name(o_.split)) + " split"
+                                                 : video_splits_));
+    report_.roc_png = o_.roc;
+    std::printf("\nROC figure: %s\n", o_.roc.c_str());
+  }
+
+  void write_outputs() {
+    if (!o_.roc.empty()) write_roc();
+    if (!report_.skipped.empty()) {
+      std::printf("\nskipped %zu input(s):\n", report_.skipped.size());
+      for (const auto &[path, reason] : report_.skipped) {
+        std::printf("  %s: %s\n", path.c_str(), reason.c_str());
+      }
+    }
+    if (!o_.json.empty()) {
+      std::ofstream out(o_.json, std::ios::binary | std::ios::trunc);
+      out << json::dump(report_to_json(report_)) << "\n";
+      out.close();
+      if (!out) throw std::runtime_error(o_.json + ": cannot write the report");
+      std::printf("JSON report: %s\n", o_.json.c_str());
+    }
+  }
+
+  const Options &o_;
+  const std::string model_path_;
+  std::unique_ptr<Engine> engine_;
+  const ModelConfig &model_;
+  const double threshold_;
+  std::string config_origin_;
+  const training::TrainConfig config_;
+
+  EvalReport report_;
+  SampleSet set_;
+  training::Dataset dataset_;
+  std::vector<const Sample *> real_samples_, fake_samples_;
+  training::FaceShapes shapes_;
+  std::unique_ptr<training::ExampleMaker> maker_;
+  std::vector<MethodScore> frame_scores_, video_scores_;
+  std::string video_splits_;
+};
+
+}  // namespace
+
+int main(int argc, char **argv) {
+  use_passive_openmp_wait(argv);
+  cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_ERROR);
+  std::string command = "deepfake-eval";
+  for (int i = 1; i < argc; ++i) command += " " + shell_quote(argv[i]);
+  try {
+    bool help = false;
+    const Options options = parse_options(argc, argv, help);
+    if (help) {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    return Evaluation(options, command).run();
+  } catch (const UsageError &e) {
+    std::fprintf(stderr, "deepfake-eval: %s\n", e.what());
+    return 2;
+  } catch (const ModelError &e) {
+    std::fprintf(stderr, "deepfake-eval: %s\n", e.what());
+    return 2;
+  } catch (const training::ConfigError &e) {
+    std::fprintf(stderr, "deepfake-eval: %s\n", e.what());
+    return 2;
+  } catch (const std::exception &e) {
+    std::fprintf(stderr, "deepfake-eval: %s\n", e.what());
+    return 1;
+  }
+}
