@@ -1,0 +1,69 @@
+// deepfakedetect's properties: their values, their documentation (what gst-inspect-1.0 shows)
+// and GValue conversion, kept apart from the element's data flow.
+#pragma once
+
+#include <glib-object.h>
+
+#include <string>
+
+#include "analysis/face_detector.h"
+
+namespace dfd::gst::detect {
+
+enum Property {
+  PROP_0,
+  PROP_MODEL,
+  PROP_DEVICE,
+  PROP_MODEL_INSTANCE_ID,
+  PROP_BATCH_SIZE,
+  PROP_BATCH_TIMEOUT,
+  PROP_INFERENCE_INTERVAL,
+  PROP_RECLASSIFY_INTERVAL,
+  PROP_MAX_FRAMES_IN_FLIGHT,
+  PROP_DETECTOR,
+  PROP_DETECTION_MAX_WIDTH,
+  PROP_MIN_FACE_SIZE,
+  PROP_MARGIN,
+  PROP_THRESHOLD,
+  PROP_SMOOTHING,
+  PROP_VERDICT_FRAMES,
+  PROP_EXPLAIN,
+  PROP_POST_MESSAGES,
+  PROP_MAX_LATENCY,
+  // Read-only counters: the element answers these itself.
+  PROP_FRAMES_ANALYSED,
+  PROP_FRAMES_SKIPPED,
+  PROP_FACES_ANALYSED,
+};
+
+struct Settings {
+  std::string model;  // set from dfd::default_model_path() when the element is made
+  std::string device = "cpu";
+  std::string instance_id;
+  int batch_size = 8;
+  guint batch_timeout_ms = 50;
+  guint inference_interval = 1;
+  guint reclassify_interval = 1;
+  guint max_frames_in_flight = 16;
+  DetectorKind detector = DetectorKind::Hog;
+  int detection_max_width = 640;
+  int min_face_size = 64;
+  double margin = 0.0;
+  double threshold = -1.0;  // -1: the model's own
+  double smoothing = 0.5;
+  guint verdict_frames = 3;
+  bool explain = true;
+  bool post_messages = true;
+  guint max_latency_ms = 200;
+  guint tracker_generation = 0;  // bumped when a property of the tracker changes
+};
+
+GType detector_enum_type();
+
+void install_properties(GObjectClass *klass);
+
+// Both return false for ids they do not handle (the counters, or an invalid id).
+bool set_setting(Settings &settings, guint id, const GValue *value);
+bool get_setting(const Settings &settings, guint id, GValue *value);
+
+}  // namespace dfd::gst::detect

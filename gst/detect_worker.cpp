@@ -1,0 +1,112 @@
+#include "detect_worker.h"
+
+#include <algorithm>
+#include <chrono>
+#include <exception>
+#include <utility>
+
+namespace dfd::gst {
+
+DetectionWorker::DetectionWorker(FaceAnalyzer &analyzer, std::mutex &lock,
+                                 std::condition_variable &changed,
+                                 std::atomic<uint64_t> &frames_done)
+    : analyzer_(analyzer),
+      lock_(lock),
+      changed_(changed),
+      frames_done_(frames_done),
+      thread_([this] { run(); }) {}
+
+DetectionWorker::~DetectionWorker() {
+  {
+    std::lock_guard<std::mutex> guard(lock_);
+    stopping_ = true;
+    cancel_waiting_locked();
+  }
+  changed_.notify_all();
+  thread_.join();
+}
+
+void DetectionWorker::submit_locked(std::shared_ptr<FrameJob> job) {
+  waiting_.push_back(std::move(job));
+  changed_.notify_all();
+}
+
+void DetectionWorker::cancel_waiting_locked() {
+  for (const std::shared_ptr<FrameJob> &job : waiting_) {
+    job->state = FrameJob::State::Cancelled;
+    job->buffer.reset();
+  }
+  waiting_.clear();
+  changed_.notify_all();
+}
+
+void DetectionWorker::wait_idle(std::unique_lock<std::mutex> &lock) {
+  changed_.wait(lock, [this] { return !running_; });
+}
+
+void DetectionWorker::prune_outstanding_locked() {
+  const auto ready = [](const Outstanding &o) {
+    return o.result.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+  };
+  outstanding_.erase(std::remove_if(outstanding_.begin(), outstanding_.end(), ready),
+                     outstanding_.end());
+}
+
+size_t DetectionWorker::outstanding_faces_locked() {
+  prune_outstanding_locked();
+  size_t faces = 0;
+  for (const Outstanding &o : outstanding_) faces += o.faces;
+  return faces;
+}
+
+size_t DetectionWorker::outstanding_frames_locked() {
+  prune_outstanding_locked();
+  return outstanding_.size();
+}
+
+void DetectionWorker::run() {
+  std::unique_lock<std::mutex> lock(lock_);
+  for (;;) {
+    changed_.wait(lock, [this] { return stopping_ || !waiting_.empty(); });
+    if (stopping_) return;
+    std::shared_ptr<FrameJob> job = std::move(waiting_.front());
+    waiting_.pop_front();
+    job->state = FrameJob::State::Running;
+    running_ = true;
+    BufferPtr buffer = std::move(job->buffer);
+    lock.unlock();
+
+    const auto start = std::chrono::steady_clock::now();
+    FrameAnalysis analysis;
+    std::string error;
+    {
+      MappedFrame frame(&job->info, buffer.get(), GST_MAP_READ);
+      if (!frame.ok()) {
+        error = "cannot map the video frame";
+      } else {
+        try {
+          analysis = analyzer_.analyse(frame.get(), job->frame_index, job->settings);
+        } catch (const std::exception &e) {
+          error = e.what();
+        }
+      }
+    }
+    buffer.reset();
+    const double cost =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+
+    lock.lock();
+    cost_ms_ = cost_ms_ == 0 ? cost : 0.8 * cost_ms_ + 0.2 * cost;
+    recent_faces_ = analysis.faces.size();
+    if (analysis.result.valid())
+      outstanding_.push_back({analysis.result, analysis.submitted.size()});
+    if (error.empty()) ++frames_done_;
+    job->analysis = std::move(analysis);
+    job->error = std::move(error);
+    job->state = FrameJob::State::Done;
+    running_ = false;
+    changed_.notify_all();
+  }
+}
+
+}  // namespace dfd::gst

@@ -1,0 +1,88 @@
+// The thread that runs face detection, tracking and crop submission for deepfakedetect, so that
+// the upstream streaming thread only queues frames: a live source is never held up by a
+// detector slower than its frame rate, and a file decodes its next frame while this one is
+// searched. Jobs run one at a time in submission order (the tracker needs frames in order).
+//
+// The worker shares the element's mutex and condition variable: whoever waits for a job (the
+// pushing task) also wakes on flushes. Methods named *_locked expect that mutex held.
+#pragma once
+
+#include <gst/video/video.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "face_analysis.h"
+#include "gstptr.h"
+
+namespace dfd::gst {
+
+struct FrameJob {
+  enum class State { Waiting, Running, Done, Cancelled };
+
+  int64_t frame_index = 0;
+  GstVideoInfo info{};
+  AnalysisSettings settings;
+  // A reference for reading the frame; dropped as soon as detection has read it, so that a
+  // downstream element can write the frame in place without a copy.
+  BufferPtr buffer;
+
+  // Under the shared mutex until Done; after that only read.
+  State state = State::Waiting;
+  FrameAnalysis analysis;
+  std::string error;  // non-empty: the analysis failed
+};
+
+class DetectionWorker {
+ public:
+  // `frames_done` counts frames whose analysis finished (the element's frames-analysed).
+  DetectionWorker(FaceAnalyzer &analyzer, std::mutex &lock, std::condition_variable &changed,
+                  std::atomic<uint64_t> &frames_done);
+  ~DetectionWorker();
+  DetectionWorker(const DetectionWorker &) = delete;
+  DetectionWorker &operator=(const DetectionWorker &) = delete;
+
+  void submit_locked(std::shared_ptr<FrameJob> job);
+  // Drops jobs that have not started (flush); the running one completes.
+  void cancel_waiting_locked();
+  // Waits, on `lock` (held), until no job is running.
+  void wait_idle(std::unique_lock<std::mutex> &lock);
+
+  // Jobs waiting or running: nonzero means a new job would queue behind them.
+  size_t busy_locked() const { return waiting_.size() + (running_ ? 1 : 0); }
+  // Faces submitted to the model whose scores are not back yet.
+  size_t outstanding_faces_locked();
+  // Frames whose scores are not back yet.
+  size_t outstanding_frames_locked();
+  double cost_ms_locked() const { return cost_ms_; }  // detection + crops, running estimate
+  size_t recent_faces_locked() const { return recent_faces_; }
+
+ private:
+  void run();
+  void prune_outstanding_locked();
+
+  struct Outstanding {
+    std::shared_future<std::vector<Prediction>> result;
+    size_t faces = 0;
+  };
+
+  FaceAnalyzer &analyzer_;
+  std::mutex &lock_;
+  std::condition_variable &changed_;
+  std::deque<std::shared_ptr<FrameJob>> waiting_;
+  std::deque<Outstanding> outstanding_;
+  bool running_ = false;
+  bool stopping_ = false;
+  double cost_ms_ = 0;
+  size_t recent_faces_ = 0;
+  std::atomic<uint64_t> &frames_done_;
+  std::thread thread_;  // last: starts once everything above is set up
+};
+
+}  // namespace dfd::gst

@@ -1,0 +1,109 @@
+// The per-frame work of deepfakedetect, without any GStreamer plumbing: find faces, keep their
+// tracks, send the crops that need a score to the shared batcher, and later fold the batcher's
+// answers back into the tracks. The streaming thread calls analyse(); the thread that pushes
+// frames calls apply() and report(). The tracker is shared between them behind a mutex.
+#pragma once
+
+#include <gst/video/video.h>
+
+#include <cstdint>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "analysis/face_detector.h"
+#include "analysis/tracker.h"
+#include "core/batcher.h"
+
+namespace dfd::gst {
+
+struct AnalysisSettings {
+  double margin = 0.0;          // added around the seed's square crop
+  bool explain = true;          // ask for relevancy
+  int reclassify_interval = 1;  // frames between two scores of one track
+};
+
+// A face as it appears on one frame.
+struct FaceRecord {
+  uint64_t track_id = 0;
+  cv::Rect box;  // frame pixels
+  float detection_confidence = 0.f;
+};
+
+// A face that was sent to the model, and where its crop came from, so that the relevancy can
+// be put back on the face box.
+struct SubmittedFace {
+  uint64_t track_id = 0;
+  cv::Rect box;      // detection box, frame pixels
+  cv::Rect crop;     // the square crop the model saw, frame pixels
+  cv::Rect content;  // where the resized crop lies in the model input
+};
+
+struct FrameAnalysis {
+  int64_t frame_index = 0;
+  std::vector<FaceRecord> faces;
+  std::vector<SubmittedFace> submitted;
+  // valid() exactly when something was submitted. Shared: the streaming thread watches it to
+  // know the backlog while the pushing thread waits for it.
+  std::shared_future<std::vector<Prediction>> result;
+};
+
+// What the outgoing metadata says about one face: where it is and its track's state.
+struct FaceReport {
+  FaceRecord face;
+  bool scored = false;
+  float score = 0.f;        // newest fake probability
+  bool label_fake = false;  // the newest score alone is at or above the threshold
+  float smoothed = 0.f;     // smoothed fake probability
+  bool fake = false;        // verdict
+  int analyses = 0;
+  RelevancyGrid relevancy;  // spans `face.box` exactly; empty until explained
+};
+
+struct VerdictEvent {
+  uint64_t track_id = 0;
+  bool fake = false;
+  float smoothed = 0.f;
+};
+
+class FaceAnalyzer {
+ public:
+  FaceAnalyzer(std::unique_ptr<FaceDetector> detector, std::shared_ptr<Batcher> batcher,
+               const TrackerOptions &tracker_options);
+
+  // Detects faces on the mapped frame, associates them with tracks and submits the crops of
+  // tracks that are due for a score. Throws what the detector, imaging or batcher throw.
+  FrameAnalysis analyse(const GstVideoFrame *frame, int64_t frame_index,
+                        const AnalysisSettings &settings);
+
+  // Folds the predictions for `analysis.submitted` into the tracks (relevancy mapped onto
+  // each face box); returns the verdicts that changed.
+  std::vector<VerdictEvent> apply(const FrameAnalysis &analysis,
+                                  const std::vector<Prediction> &predictions);
+
+  // The current state of the tracks behind `faces`. A face whose track is gone keeps the
+  // state it had when `previous` was made (from an earlier report of the same faces).
+  std::vector<FaceReport> report(const std::vector<FaceRecord> &faces,
+                                 const std::vector<FaceReport> &previous = {}) const;
+
+  void set_tracker_options(const TrackerOptions &options);
+  // Forgets all tracks (flush, or a change of frame size that makes boxes meaningless).
+  void reset();
+
+  const ModelConfig &config() const { return batcher_->config(); }
+  const std::shared_ptr<Batcher> &batcher() const { return batcher_; }
+
+ private:
+  std::unique_ptr<FaceDetector> detector_;  // streaming thread only
+  std::shared_ptr<Batcher> batcher_;
+  mutable std::mutex tracker_lock_;
+  Tracker tracker_;
+};
+
+// The model-input relevancy grid of `face`, mapped onto its detection box as a grid of at
+// most `max_side` cells a side (keeping the box's aspect), values in [0, 1].
+RelevancyGrid box_relevancy(const RelevancyGrid &model_grid, const ModelConfig &config,
+                            const SubmittedFace &face, int max_side = 64);
+
+}  // namespace dfd::gst
