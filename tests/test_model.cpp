@@ -252,7 +252,7 @@ START_TEST(test_engine_errors_are_clear) {
   } catch (const std::invalid_argument &e) {
     ck_assert_ptr_nonnull(strstr(e.what(), "gpu"));
   }
-  if (!at::hasCUDA()) {
+  if (!at::detail::getCUDAHooks().hasCUDART()) {
     try {
       dfd::check_device("cuda:0");
       ck_abort_msg("CUDA accepted by a CPU-only LibTorch");

@@ -1,5 +1,7 @@
 #include "engine.h"
 
+#include <ATen/detail/CUDAHooksInterface.h>
+
 #include <malloc.h>
 #include <sys/stat.h>
 
@@ -49,7 +51,9 @@ static torch::Device parse_device(const std::string &device) {
 void check_device(const std::string &device) {
   const torch::Device parsed = parse_device(device);
   if (parsed.is_cpu()) return;
-  if (!at::hasCUDA()) {
+  // hasCUDART says whether this LibTorch was built with CUDA (the CUDA hooks are linked in);
+  // hasCUDA would also be false on a CUDA build that merely sees no GPU.
+  if (!at::detail::getCUDAHooks().hasCUDART()) {
     throw std::runtime_error("device '" + device +
                              "' requested, but this build's LibTorch has no CUDA support "
                              "(rebuild with -Dlibtorch_dir=<a CUDA LibTorch>)");
