@@ -94,13 +94,20 @@ int main(int argc, char **argv) {
       }
       return argv[++i];
     };
-    if (arg == "--model") opt.model = next();
-    else if (arg == "--device") opt.device = next();
-    else if (arg == "--inputs") opt.inputs = next();
-    else if (arg == "--batches") opt.batches = parse_list(next());
-    else if (arg == "--seconds") opt.seconds = std::stod(next());
-    else if (arg == "--threads") opt.threads = std::stoi(next());
-    else if (arg == "--json") opt.json = true;
+    if (arg == "--model")
+      opt.model = next();
+    else if (arg == "--device")
+      opt.device = next();
+    else if (arg == "--inputs")
+      opt.inputs = next();
+    else if (arg == "--batches")
+      opt.batches = parse_list(next());
+    else if (arg == "--seconds")
+      opt.seconds = std::stod(next());
+    else if (arg == "--threads")
+      opt.threads = std::stoi(next());
+    else if (arg == "--json")
+      opt.json = true;
     else {
       usage();
       return arg == "--help" ? 0 : 2;
@@ -122,8 +129,8 @@ int main(int argc, char **argv) {
     std::ifstream in(opt.inputs, std::ios::binary);
     pool.assign(std::istreambuf_iterator<char>(in), {});
     if (pool.empty() || pool.size() % face_bytes != 0) {
-      std::cerr << "deepfake-bench-engine: " << opt.inputs << " is not a whole number of "
-                << size << "x" << size << "x3 crops\n";
+      std::cerr << "deepfake-bench-engine: " << opt.inputs << " is not a whole number of " << size
+                << "x" << size << "x3 crops\n";
       return 2;
     }
   } else {
@@ -136,8 +143,7 @@ int main(int argc, char **argv) {
   dfd::json::Value::Array rows;
   if (!opt.json) {
     std::printf("model %s (%s, %d px) on %s\n", engine->config().name.c_str(),
-                dfd::architecture_name(engine->config().architecture), size,
-                opt.device.c_str());
+                dfd::architecture_name(engine->config().architecture), size, opt.device.c_str());
     std::printf("%6s %16s %16s %14s\n", "batch", "classify f/s", "explain f/s", "peak RSS MiB");
   }
   for (int batch : opt.batches) {

@@ -82,9 +82,18 @@ START_TEST(test_seed_parameter_count) {
 }
 END_TEST
 
+static dfd::ModelConfig lite0_spatial_config() {
+  dfd::ModelConfig c = small_spatial_config();
+  c.backbone = "efficientnet-lite0";
+  c.color_order = dfd::ColorOrder::RGB;
+  c.mean = {127.f, 127.f, 127.f};
+  c.std = {128.f, 128.f, 128.f};
+  return c;
+}
+
 START_TEST(test_layout_matches_module) {
   for (const dfd::ModelConfig &config :
-       {dfd::ModelConfig::seed_defaults(), small_spatial_config()}) {
+       {dfd::ModelConfig::seed_defaults(), small_spatial_config(), lite0_spatial_config()}) {
     dfd::DeepfakeNet net(config);
     const auto expected = layout_map(config);
     std::map<std::string, std::vector<int64_t>> actual;
@@ -99,13 +108,34 @@ START_TEST(test_layout_matches_module) {
 }
 END_TEST
 
+START_TEST(test_lite0_backbone_config) {
+  const dfd::ModelConfig lite = lite0_spatial_config();
+  const dfd::ModelConfig parsed =
+      dfd::parse_model_config(dfd::model_config_to_json(lite), "lite0.safetensors");
+  ck_assert_str_eq(parsed.backbone.c_str(), "efficientnet-lite0");
+  dfd::DeepfakeNet net(parsed);
+  net->eval();
+  torch::NoGradGuard no_grad;
+  ck_assert(net->features(torch::rand({1, 3, 224, 224})).sizes() ==
+            torch::IntArrayRef({1, 1280, 7, 7}));
+  dfd::ModelConfig seed = dfd::ModelConfig::seed_defaults();
+  seed.backbone = "efficientnet-lite0";
+  try {
+    dfd::parse_model_config(dfd::model_config_to_json(seed), "seed-lite.safetensors");
+    ck_abort_msg("a seed model with a Lite0 backbone was accepted");
+  } catch (const dfd::ModelError &e) {
+    ck_assert_ptr_nonnull(strstr(e.what(), "backbone"));
+  }
+}
+END_TEST
+
 START_TEST(test_same_padding_matches_spec) {
   // Spec section 1: (left, right) padding of the stride-2 convolutions for a 224 input.
   struct Case {
     int64_t size, kernel, left, right;
   };
-  for (const Case c : {Case{224, 3, 0, 1}, Case{112, 3, 0, 1}, Case{56, 5, 1, 2},
-                       Case{28, 3, 0, 1}, Case{14, 5, 1, 2}}) {
+  for (const Case c : {Case{224, 3, 0, 1}, Case{112, 3, 0, 1}, Case{56, 5, 1, 2}, Case{28, 3, 0, 1},
+                       Case{14, 5, 1, 2}}) {
     const dfd::SamePadding p = dfd::static_same_padding(c.size, c.kernel, 2);
     ck_assert_int_eq(p.left, c.left);
     ck_assert_int_eq(p.right, c.right);
@@ -201,7 +231,8 @@ START_TEST(test_engine_batch_matches_single) {
   ck_assert_uint_eq(batch.size(), 3);
   for (size_t i = 0; i < 3; ++i) {
     const auto single = engine->infer(faces.data() + i * 224 * 224 * 3, 1, true);
-    ck_assert_float_eq_tol(single[0].logit, batch[i].logit, 1e-4f * (1 + std::fabs(batch[i].logit)));
+    ck_assert_float_eq_tol(single[0].logit, batch[i].logit,
+                           1e-4f * (1 + std::fabs(batch[i].logit)));
     ck_assert_float_eq_tol(classify[i].logit, batch[i].logit,
                            1e-4f * (1 + std::fabs(batch[i].logit)));
     ck_assert_float_eq_tol(batch[i].probability, 1.f / (1.f + std::exp(-batch[i].logit)), 1e-6f);
@@ -269,6 +300,7 @@ int main() {
   tcase_add_test(layout, test_seed_parameter_count);
   tcase_add_test(layout, test_layout_matches_module);
   tcase_add_test(layout, test_same_padding_matches_spec);
+  tcase_add_test(layout, test_lite0_backbone_config);
   tcase_add_test(layout, test_output_shapes);
   suite_add_tcase(suite, layout);
   TCase *relevancy = tcase_create("relevancy");

@@ -14,14 +14,14 @@ enum class DetectorKind { Hog, Haar };
 
 struct DetectorOptions {
   DetectorKind kind = DetectorKind::Hog;
-  int max_width = 640;      // detection runs on a copy at most this wide (0: full size)
-  int min_face_size = 64;   // in full-frame pixels; smaller faces are ignored
-  std::string haar_cascade; // empty: OpenCV's haarcascade_frontalface_default.xml from opencv-data
+  int max_width = 640;       // detection runs on a copy at most this wide (0: full size)
+  int min_face_size = 64;    // in full-frame pixels; smaller faces are ignored
+  std::string haar_cascade;  // empty: OpenCV's haarcascade_frontalface_default.xml from opencv-data
 };
 
 struct FaceBox {
-  cv::Rect box;           // full-frame pixels, inside the frame
-  float confidence = 0.f; // detector score mapped to [0, 1]
+  cv::Rect box;            // full-frame pixels, inside the frame
+  float confidence = 0.f;  // detector score mapped to [0, 1]
 };
 
 class FaceDetector {

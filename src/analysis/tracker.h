@@ -24,16 +24,16 @@ struct Track {
   uint64_t id = 0;
   cv::Rect box;
   float detection_confidence = 0.f;
-  bool scored = false;      // at least one analysis arrived
-  float score = 0.f;        // latest fake probability
-  float smoothed = 0.f;     // smoothed fake probability
-  bool fake = false;        // verdict
-  int analyses = 0;         // number of scores received
-  int streak = 0;           // consecutive analyses disagreeing with the verdict
-  int missed = 0;           // detection rounds since last matched
-  int64_t last_scored_frame = -1;    // frame index of the newest score
-  int64_t last_submitted_frame = -1; // frame index of the newest crop sent for analysis
-  RelevancyGrid relevancy;  // of the newest analysis
+  bool scored = false;                // at least one analysis arrived
+  float score = 0.f;                  // latest fake probability
+  float smoothed = 0.f;               // smoothed fake probability
+  bool fake = false;                  // verdict
+  int analyses = 0;                   // number of scores received
+  int streak = 0;                     // consecutive analyses disagreeing with the verdict
+  int missed = 0;                     // detection rounds since last matched
+  int64_t last_scored_frame = -1;     // frame index of the newest score
+  int64_t last_submitted_frame = -1;  // frame index of the newest crop sent for analysis
+  RelevancyGrid relevancy;            // of the newest analysis
 };
 
 struct VerdictChange {

@@ -22,8 +22,8 @@ struct BatcherOptions {
 struct BatcherStats {
   uint64_t batches = 0;
   uint64_t faces = 0;
-  double last_batch_ms = 0;      // wall time of the newest Engine::infer call
-  double mean_ms_per_face = 0;   // running mean, for latency estimates
+  double last_batch_ms = 0;     // wall time of the newest Engine::infer call
+  double mean_ms_per_face = 0;  // running mean, for latency estimates
 };
 
 class Batcher {

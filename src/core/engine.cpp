@@ -32,7 +32,9 @@ void configure_cpu_runtime() {
   });
 }
 
-bool cuda_available() { return torch::cuda::is_available(); }
+bool cuda_available() {
+  return torch::cuda::is_available();
+}
 
 static torch::Device parse_device(const std::string &device) {
   if (device == "cpu") return torch::Device(torch::kCPU);
@@ -80,9 +82,15 @@ struct Engine::Impl {
 Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Engine::~Engine() = default;
 
-const ModelConfig &Engine::config() const { return impl_->config; }
-const std::string &Engine::device() const { return impl_->device_name; }
-const std::string &Engine::model_path() const { return impl_->model_path; }
+const ModelConfig &Engine::config() const {
+  return impl_->config;
+}
+const std::string &Engine::device() const {
+  return impl_->device_name;
+}
+const std::string &Engine::model_path() const {
+  return impl_->model_path;
+}
 
 std::unique_ptr<Engine> Engine::load(const std::string &model_path, const EngineOptions &options) {
   configure_cpu_runtime();

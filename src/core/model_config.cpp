@@ -12,6 +12,7 @@ namespace {
 
 constexpr const char *kFormatName = "gst-deepfake-model";
 constexpr const char *kBackbone = "efficientnet-b0";
+constexpr const char *kLiteBackbone = "efficientnet-lite0";
 constexpr const char *kResize = "isotropic-pad";
 
 int integer_sqrt(int value) {
@@ -208,9 +209,16 @@ ModelConfig parse_model_config(const json::Value &value, const std::string &labe
                 "must be \"seed\" or \"spatial\", got " + describe(*value.find("architecture")));
   }
   config.backbone = reader.string_field(value, "", "backbone");
-  if (config.backbone != kBackbone) {
+  if (config.backbone == kLiteBackbone) {
+    // The seed's layout is tied to its own checkpoint's B0; Lite0 serves the spatial models.
+    if (config.architecture != Architecture::Spatial) {
+      reader.fail("backbone", "\"" + std::string(kLiteBackbone) +
+                                  "\" is available for the spatial architecture only");
+    }
+  } else if (config.backbone != kBackbone) {
     reader.fail("backbone", "unsupported backbone " + describe(*value.find("backbone")) +
-                                " (this build supports only \"" + kBackbone + "\")");
+                                " (this build supports \"" + kBackbone + "\" and \"" +
+                                kLiteBackbone + "\")");
   }
 
   const json::Value &input = reader.require_object(value, "input");

@@ -43,7 +43,7 @@ struct ModelConfig {
   TransformerConfig transformer;
   double threshold = 0.55;
   std::string name;
-  std::string source;  // provenance: where the weights came from
+  std::string source;              // provenance: where the weights came from
   json::Value training = nullptr;  // free-form record of how the weights were made
 
   int feature_size() const { return image_size / 32; }  // EfficientNet downsamples by 32

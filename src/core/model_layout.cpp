@@ -1,6 +1,7 @@
 #include "model_layout.h"
 
 #include "efficientnet_b0.h"
+#include "efficientnet_lite0.h"
 
 namespace dfd {
 namespace {
@@ -24,6 +25,7 @@ class LayoutBuilder {
     parameter(prefix + ".weight", {dim});
     parameter(prefix + ".bias", {dim});
   }
+  std::vector<ExpectedTensor> &tensors() { return tensors_; }
   std::vector<ExpectedTensor> take() { return std::move(tensors_); }
 
  private:
@@ -82,7 +84,8 @@ std::vector<ExpectedTensor> expected_tensors(const ModelConfig &config) {
       // converted files complete and the parameter count match the published 8,575,403.
       add_backbone(out, /*with_classifier=*/true);
       out.parameter("pos_embedding", {1, tokens, t.dim});
-      out.parameter("patch_to_embedding.weight", {config.seed_tokens, 1, efficientnet_b0::kHeadFilters});
+      out.parameter("patch_to_embedding.weight",
+                    {config.seed_tokens, 1, efficientnet_b0::kHeadFilters});
       out.parameter("patch_to_embedding.bias", {config.seed_tokens});
       out.parameter("cls_token", {1, 1, t.dim});
       add_transformer(out, t);
@@ -90,7 +93,11 @@ std::vector<ExpectedTensor> expected_tensors(const ModelConfig &config) {
       out.linear("mlp_head.2", 1, t.head_hidden);
       break;
     case Architecture::Spatial:
-      add_backbone(out, /*with_classifier=*/false);
+      if (config.backbone == "efficientnet-lite0") {
+        efficientnet_lite0::append_tensors(out.tensors(), "efficient_net.");
+      } else {
+        add_backbone(out, /*with_classifier=*/false);
+      }
       out.parameter("pos_embedding", {1, cells + 1, t.dim});
       out.linear("patch_to_embedding", t.dim, efficientnet_b0::kHeadFilters);
       out.parameter("cls_token", {1, 1, t.dim});

@@ -20,9 +20,8 @@ static int64_t output_size(int64_t image_size, int64_t stride) {
 
 // ---- EfficientNet-B0 -------------------------------------------------------------------
 
-StaticSameConv2dImpl::StaticSameConv2dImpl(int64_t in, int64_t out, int64_t kernel,
-                                           int64_t stride, int64_t groups, bool bias,
-                                           int64_t image_size)
+StaticSameConv2dImpl::StaticSameConv2dImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride,
+                                           int64_t groups, bool bias, int64_t image_size)
     : stride_(stride), groups_(groups), padding_(static_same_padding(image_size, kernel, stride)) {
   // Initialised like torch.nn.Conv2d (kaiming-uniform, a = sqrt(5)) so a model trained from
   // scratch starts where the seed's would.
@@ -52,8 +51,7 @@ static torch::nn::BatchNorm2d make_batch_norm(int64_t channels) {
 MBConvBlockImpl::MBConvBlockImpl(int64_t kernel, int64_t stride, int64_t expand_ratio,
                                  int64_t input_filters, int64_t output_filters, int64_t squeezed,
                                  int64_t image_size, double drop_connect_rate)
-    : skip_(stride == 1 && input_filters == output_filters),
-      drop_connect_rate_(drop_connect_rate) {
+    : skip_(stride == 1 && input_filters == output_filters), drop_connect_rate_(drop_connect_rate) {
   const int64_t expanded = input_filters * expand_ratio;
   if (expand_ratio != 1) {
     expand_conv_ = register_module(
@@ -64,13 +62,13 @@ MBConvBlockImpl::MBConvBlockImpl(int64_t kernel, int64_t stride, int64_t expand_
       "_depthwise_conv",
       StaticSameConv2d(expanded, expanded, kernel, stride, expanded, false, image_size));
   bn1_ = register_module("_bn1", make_batch_norm(expanded));
-  se_reduce_ = register_module("_se_reduce", torch::nn::Conv2d(torch::nn::Conv2dOptions(
-                                                 expanded, squeezed, 1)));
-  se_expand_ = register_module("_se_expand", torch::nn::Conv2d(torch::nn::Conv2dOptions(
-                                                 squeezed, expanded, 1)));
+  se_reduce_ = register_module("_se_reduce",
+                               torch::nn::Conv2d(torch::nn::Conv2dOptions(expanded, squeezed, 1)));
+  se_expand_ = register_module("_se_expand",
+                               torch::nn::Conv2d(torch::nn::Conv2dOptions(squeezed, expanded, 1)));
   project_conv_ = register_module(
-      "_project_conv", StaticSameConv2d(expanded, output_filters, 1, 1, 1, false,
-                                        output_size(image_size, stride)));
+      "_project_conv",
+      StaticSameConv2d(expanded, output_filters, 1, 1, 1, false, output_size(image_size, stride)));
   bn2_ = register_module("_bn2", make_batch_norm(output_filters));
 }
 
@@ -86,16 +84,15 @@ torch::Tensor MBConvBlockImpl::forward(const torch::Tensor &inputs) {
   if (is_training() && drop_connect_rate_ > 0.0) {
     // Stochastic depth as lukemelas's drop_connect: drop the residual branch per sample.
     const double keep = 1.0 - drop_connect_rate_;
-    const torch::Tensor mask =
-        torch::floor(keep + torch::rand({x.size(0), 1, 1, 1}, x.options()));
+    const torch::Tensor mask = torch::floor(keep + torch::rand({x.size(0), 1, 1, 1}, x.options()));
     x = x / keep * mask;
   }
   return x + inputs;
 }
 
 EfficientNetB0Impl::EfficientNetB0Impl(int64_t image_size, bool with_classifier) {
-  conv_stem_ = register_module(
-      "_conv_stem", StaticSameConv2d(3, b0::kStemFilters, 3, 2, 1, false, image_size));
+  conv_stem_ = register_module("_conv_stem",
+                               StaticSameConv2d(3, b0::kStemFilters, 3, 2, 1, false, image_size));
   bn0_ = register_module("_bn0", make_batch_norm(b0::kStemFilters));
   int64_t size = output_size(image_size, 2);
   torch::nn::ModuleList list;
@@ -109,8 +106,8 @@ EfficientNetB0Impl::EfficientNetB0Impl(int64_t image_size, bool with_classifier)
     size = output_size(size, block.stride);
   });
   register_module("_blocks", list);
-  conv_head_ = register_module(
-      "_conv_head", StaticSameConv2d(320, b0::kHeadFilters, 1, 1, 1, false, size));
+  conv_head_ =
+      register_module("_conv_head", StaticSameConv2d(320, b0::kHeadFilters, 1, 1, 1, false, size));
   bn1_ = register_module("_bn1", make_batch_norm(b0::kHeadFilters));
   if (with_classifier) {
     fc_ = register_module("_fc", torch::nn::Linear(b0::kHeadFilters, b0::kImageNetClasses));
@@ -137,10 +134,10 @@ void EfficientNetB0Impl::freeze_blocks(int count) {
 AttentionImpl::AttentionImpl(int64_t dim, int64_t heads, int64_t dim_head, double dropout)
     : heads_(heads), dim_head_(dim_head), scale_(1.0 / std::sqrt(static_cast<double>(dim_head))) {
   const int64_t inner = heads * dim_head;
-  to_qkv_ = register_module("to_qkv",
-                            torch::nn::Linear(torch::nn::LinearOptions(dim, 3 * inner).bias(false)));
-  to_out_ = register_module("to_out", torch::nn::Sequential(torch::nn::Linear(inner, dim),
-                                                            torch::nn::Dropout(dropout)));
+  to_qkv_ = register_module(
+      "to_qkv", torch::nn::Linear(torch::nn::LinearOptions(dim, 3 * inner).bias(false)));
+  to_out_ = register_module(
+      "to_out", torch::nn::Sequential(torch::nn::Linear(inner, dim), torch::nn::Dropout(dropout)));
 }
 
 torch::Tensor AttentionImpl::forward(const torch::Tensor &x, std::vector<torch::Tensor> *maps) {
@@ -201,8 +198,12 @@ torch::Tensor TransformerImpl::forward(torch::Tensor x, std::vector<torch::Tenso
 DeepfakeNetImpl::DeepfakeNetImpl(const ModelConfig &config) : config_(config) {
   const TransformerConfig &t = config.transformer;
   const bool seed = config.architecture == Architecture::Seed;
-  efficient_net_ =
-      register_module("efficient_net", EfficientNetB0(config.image_size, /*with_classifier=*/seed));
+  if (config.backbone == "efficientnet-lite0") {
+    lite0_ = register_module("efficient_net", EfficientNetLite0(config.image_size));
+  } else {
+    efficient_net_ = register_module("efficient_net",
+                                     EfficientNetB0(config.image_size, /*with_classifier=*/seed));
+  }
   if (seed) {
     seed_embedding_ = register_module(
         "patch_to_embedding",
@@ -213,7 +214,8 @@ DeepfakeNetImpl::DeepfakeNetImpl(const ModelConfig &config) : config_(config) {
         register_module("patch_to_embedding", torch::nn::Linear(b0::kHeadFilters, t.dim));
   }
   // Both start from a standard normal, as the seed's nn.Parameter(torch.randn(...)).
-  pos_embedding_ = register_parameter("pos_embedding", torch::randn({1, config.token_count(), t.dim}));
+  pos_embedding_ =
+      register_parameter("pos_embedding", torch::randn({1, config.token_count(), t.dim}));
   cls_token_ = register_parameter("cls_token", torch::randn({1, 1, t.dim}));
   emb_dropout_ = register_module("emb_dropout", torch::nn::Dropout(t.emb_dropout));
   transformer_ = register_module("transformer", Transformer(t));
@@ -228,7 +230,15 @@ DeepfakeNetImpl::DeepfakeNetImpl(const ModelConfig &config) : config_(config) {
 }
 
 torch::Tensor DeepfakeNetImpl::features(const torch::Tensor &images) {
-  return efficient_net_->forward(images);
+  return lite0_ ? lite0_->forward(images) : efficient_net_->forward(images);
+}
+
+void DeepfakeNetImpl::freeze_backbone_blocks(int count) {
+  if (lite0_) {
+    lite0_->freeze_blocks(count);
+  } else {
+    efficient_net_->freeze_blocks(count);
+  }
 }
 
 torch::Tensor DeepfakeNetImpl::embed(const torch::Tensor &features) {

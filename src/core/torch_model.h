@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "efficientnet_lite0_net.h"
 #include "model_config.h"
 #include "model_file.h"
 
@@ -128,11 +129,14 @@ class DeepfakeNetImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor &images) {
     return classify_tokens(embed(features(images)), nullptr);
   }
-  EfficientNetB0 &backbone() { return efficient_net_; }
+  // Backbone blocks before `count` stop receiving gradients (and the stem, when count > 0).
+  void freeze_backbone_blocks(int count);
 
  private:
   ModelConfig config_;
+  // Exactly one of the two, registered as `efficient_net` either way.
   EfficientNetB0 efficient_net_{nullptr};
+  EfficientNetLite0 lite0_{nullptr};
   torch::nn::Conv1d seed_embedding_{nullptr};     // seed: Conv1d(1, tokens, 1280, stride 1280)
   torch::nn::Linear spatial_embedding_{nullptr};  // spatial: Linear(1280, dim)
   torch::Tensor cls_token_, pos_embedding_;

@@ -73,7 +73,42 @@ struct Trainer::Impl {
     return torch::tensor(values).to(device);
   }
 
+  // A backbone-only file (src/tools/convert-lite0-backbone.py) supplies pretrained backbone
+  // weights; the transformer and head start from their random initialisation.
+  bool initialise_backbone_from(const std::string &path) {
+    const SafetensorsFile file = SafetensorsFile::read(path);
+    const auto format = file.metadata().find("format");
+    if (format == file.metadata().end() || format->second != "gst-deepfake-backbone") return false;
+    const auto backbone = file.metadata().find("backbone");
+    if (backbone == file.metadata().end() || backbone->second != net->config().backbone) {
+      throw ModelError(path + ": a backbone file for '" +
+                       (backbone == file.metadata().end() ? std::string("?") : backbone->second) +
+                       "', but the model config uses '" + net->config().backbone + "'");
+    }
+    torch::NoGradGuard no_grad;
+    init.from = path;
+    static const std::string kPrefix = "efficient_net.";
+    for (auto &[name, tensor] : named_weights(net)) {
+      if (name.compare(0, kPrefix.size(), kPrefix) != 0) {
+        ++init.skipped;
+        continue;
+      }
+      const TensorInfo *info = file.find(name);
+      if (info == nullptr || info->shape != tensor.sizes().vec() || info->dtype != DType::F32) {
+        throw ModelError(path + ": backbone tensor '" + name + "' is " +
+                         (info ? "not F32 of shape " + shape_text(tensor.sizes().vec())
+                               : std::string("missing")));
+      }
+      std::vector<float> values(static_cast<size_t>(tensor.numel()));
+      std::memcpy(values.data(), file.data(*info), values.size() * sizeof(float));
+      tensor.copy_(torch::from_blob(values.data(), tensor.sizes(), torch::kFloat32));
+      ++init.loaded;
+    }
+    return true;
+  }
+
   void initialise_from(const std::string &path, bool partial) {
+    if (initialise_backbone_from(path)) return;
     const ModelFile file = ModelFile::open(path);
     torch::NoGradGuard no_grad;
     init.from = path;
@@ -165,7 +200,7 @@ Trainer::Trainer(const TrainConfig &config, const std::string &device, double po
   torch::manual_seed(config.seed);
   d.net = DeepfakeNet(config.model);
   if (!config.init_weights.empty()) d.initialise_from(config.init_weights, config.init_partial);
-  d.net->backbone()->freeze_blocks(config.freeze_blocks);
+  d.net->freeze_backbone_blocks(config.freeze_blocks);
   d.net->to(d.device);
   d.make_optimizer();
   d.pos_weight = torch::tensor({static_cast<float>(pos_weight)}).to(d.device);
