@@ -986,7 +986,11 @@ START_TEST(test_config_bad_fields) {
       {&seed, "", "name", "\"\"", {"'name'", "empty"}},
       {&seed, "", "name", "7", {"'name'", "string"}},
       {&seed, "", "source", nullptr, {"'source'", "missing"}},
-      {&seed, "", "backbone", "\"efficientnet-b4\"", {"'backbone'", "efficientnet-b4", "only"}},
+      {&seed,
+       "",
+       "backbone",
+       "\"efficientnet-b4\"",
+       {"'backbone'", "efficientnet-b4", "supports \"efficientnet-b0\""}},
       {&seed, "", "architecture", "\"cnn\"", {"'architecture'", "cnn"}},
       {&seed, "", "thresold", "0.5", {"'thresold'", "unknown field"}},
   };
