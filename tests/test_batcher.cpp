@@ -22,6 +22,7 @@
 #include "core/engine.h"
 #include "core/model_error.h"
 #include "core/torch_model.h"
+#include "random_model.h"
 
 // check.h defines macros (fail, ...) that clash with libstdc++ headers: include it last.
 #include <check.h>
@@ -30,20 +31,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr size_t kFaceBytes = 224 * 224 * 3;
-
-dfd::ModelConfig small_spatial_config() {
-  dfd::ModelConfig c;
-  c.architecture = dfd::Architecture::Spatial;
-  c.image_size = 224;
-  c.transformer.dim = 64;
-  c.transformer.depth = 2;
-  c.transformer.heads = 2;
-  c.transformer.dim_head = 16;
-  c.transformer.mlp_dim = 128;
-  c.name = "test-batcher";
-  c.source = "random initialisation (tests/test_batcher.cpp)";
-  return c;
-}
 
 std::string temp_path(const std::string &name) {
   static std::string dir;
@@ -55,19 +42,12 @@ std::string temp_path(const std::string &name) {
   return dir + "/" + name;
 }
 
-// A random model with the BatchNorm statistics of a real input, so activations keep a sane
-// range (default statistics blow up through 16 blocks). Saved once per name.
+// A random model (see random_model.h), saved once per name.
 std::string model_path(const std::string &name = "spatial.safetensors") {
   const std::string path = temp_path(name);
   if (access(path.c_str(), R_OK) == 0) return path;
-  torch::manual_seed(7);
-  dfd::DeepfakeNet net(small_spatial_config());
-  net->train();
-  {
-    torch::NoGradGuard no_grad;
-    for (int i = 0; i < 3; ++i) net->forward(torch::rand({4, 3, 224, 224}) * 255.0);
-  }
-  dfd::save_weights(net, path);
+  dfd::testing::save_random_model(
+      dfd::testing::small_spatial_config("test-batcher", "tests/test_batcher.cpp"), path, 7);
   return path;
 }
 

@@ -21,6 +21,7 @@
 #include "core/engine.h"
 #include "core/torch_model.h"
 #include "deepfakemeta.h"
+#include "random_model.h"
 
 // After every C++ standard header: check.h defines macros (fail, ...) that clash with them.
 #include <gst/check/gstcheck.h>
@@ -58,26 +59,9 @@ void make_models() {
     std::exit(1);
   }
   g_model_dir = templ;
-  dfd::ModelConfig c;
-  c.architecture = dfd::Architecture::Spatial;
-  c.image_size = 224;
-  c.transformer.dim = 64;
-  c.transformer.depth = 2;
-  c.transformer.heads = 2;
-  c.transformer.dim_head = 16;
-  c.transformer.mlp_dim = 128;
-  c.name = "test-spatial";
-  c.source = "random initialisation (tests/test_elements.cpp)";
-  torch::manual_seed(11);
-  dfd::DeepfakeNet net(c);
-  net->train();
-  {
-    // BatchNorm statistics of a real input range keep activations sane through 16 blocks.
-    torch::NoGradGuard no_grad;
-    for (int i = 0; i < 3; ++i) net->forward(torch::rand({4, 3, 224, 224}) * 255.0);
-  }
   g_model = g_model_dir + "/test-spatial.safetensors";
-  dfd::save_weights(net, g_model);
+  dfd::testing::save_random_model(
+      dfd::testing::small_spatial_config("test-spatial", "tests/test_elements.cpp"), g_model, 11);
   g_model_copy = g_model_dir + "/test-spatial-copy.safetensors";
   {
     std::ifstream in(g_model, std::ios::binary);

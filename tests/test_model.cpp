@@ -12,6 +12,7 @@
 #include "core/model_error.h"
 #include "core/model_layout.h"
 #include "core/torch_model.h"
+#include "random_model.h"
 
 // check.h defines macros (fail, ...) that clash with libstdc++ headers: include it last.
 #include <check.h>
@@ -19,17 +20,7 @@
 namespace {
 
 dfd::ModelConfig small_spatial_config() {
-  dfd::ModelConfig c;
-  c.architecture = dfd::Architecture::Spatial;
-  c.image_size = 224;
-  c.transformer.dim = 64;
-  c.transformer.depth = 2;
-  c.transformer.heads = 2;
-  c.transformer.dim_head = 16;
-  c.transformer.mlp_dim = 128;
-  c.name = "test-spatial";
-  c.source = "random initialisation (tests/test_model.cpp)";
-  return c;
+  return dfd::testing::small_spatial_config("test-spatial", "tests/test_model.cpp");
 }
 
 std::string temp_path(const std::string &name) {
@@ -42,18 +33,9 @@ std::string temp_path(const std::string &name) {
   return dir + "/" + name;
 }
 
-// A random model saved to disk, with the BatchNorm statistics of a real input so activations
-// keep a sane range (default statistics blow up through 16 blocks).
 std::string save_random_model(const dfd::ModelConfig &config, const std::string &name) {
-  torch::manual_seed(7);
-  dfd::DeepfakeNet net(config);
-  net->train();
-  {
-    torch::NoGradGuard no_grad;
-    for (int i = 0; i < 3; ++i) net->forward(torch::rand({4, 3, 224, 224}) * 255.0);
-  }
   const std::string path = temp_path(name);
-  dfd::save_weights(net, path);
+  dfd::testing::save_random_model(config, path, 7);
   return path;
 }
 
