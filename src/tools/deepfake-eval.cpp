@@ -1,7 +1,6 @@
 // deepfake-eval: scores labelled faces and videos with a detector and reports what a model
 // card needs: frame- and video-level AUC, accuracy, F1, precision and recall per method, a
 // ROC figure, the deletion test of its explanations, and a JSON record of all of it.
-#include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
@@ -33,6 +32,7 @@
 #include "evaluation/video_files.h"
 #include "evaluation/video_score.h"
 #include "imaging/preprocess.h"
+#include "tools/command_line.h"
 #include "training/dataset.h"
 #include "training/examples.h"
 #include "training/train_config.h"
@@ -193,16 +193,6 @@ double parse_number(const std::string &flag, const std::string &text) {
   return value;
 }
 
-std::string shell_quote(const std::string &arg) {
-  if (!arg.empty() && arg.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                            "0123456789_-./=:,+@%") == std::string::npos) {
-    return arg;
-  }
-  std::string out = "'";
-  for (const char c : arg) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
 Options parse_options(int argc, char **argv, bool &help) {
   Options o;
   static const std::set<std::string> kFlags = {"--self-blend", "--method-from-prefix",
@@ -320,15 +310,6 @@ Options parse_options(int argc, char **argv, bool &help) {
     throw UsageError("nothing to evaluate: give --data, --real/--fake, --csv or --videos");
   }
   return o;
-}
-
-// libgomp spins between parallel regions by default, starving the thread that decodes and
-// crops the next batch on a small machine (deepfake-train measured a 17x slowdown). The policy
-// is read when libgomp loads, so it can only be chosen by starting again with it set.
-void use_passive_openmp_wait(char **argv) {
-  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
-  setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
-  execv("/proc/self/exe", argv);
 }
 
 void progress(const std::string &line) {
@@ -853,10 +834,11 @@ class Evaluation {
 }  // namespace
 
 int main(int argc, char **argv) {
-  use_passive_openmp_wait(argv);
+  dfd::tools::restart_with_passive_openmp_wait(argv);
   cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_ERROR);
+  // The record names the tool, not the path it was started by.
   std::string command = "deepfake-eval";
-  for (int i = 1; i < argc; ++i) command += " " + shell_quote(argv[i]);
+  for (int i = 1; i < argc; ++i) command += " " + dfd::tools::shell_quote(argv[i]);
   try {
     bool help = false;
     const Options options = parse_options(argc, argv, help);

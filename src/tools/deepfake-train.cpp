@@ -1,6 +1,5 @@
 // deepfake-train: trains a detector from folders of real and fake face images and a JSON
 // config (models/configs/), with self-blended pseudo-fakes made on the fly from the reals.
-#include <unistd.h>
 
 #include <charconv>
 #include <cstdio>
@@ -12,6 +11,7 @@
 #include <opencv2/core/utils/logger.hpp>
 
 #include "core/model_error.h"
+#include "tools/command_line.h"
 #include "training/train_config.h"
 #include "training/training_run.h"
 
@@ -68,31 +68,10 @@ long long parse_count(const std::string &flag, const std::string &text, long lon
   return value;
 }
 
-std::string shell_quote(const std::string &arg) {
-  if (!arg.empty() && arg.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                            "0123456789_-./=:,+@%") == std::string::npos) {
-    return arg;
-  }
-  std::string out = "'";
-  for (const char c : arg) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-// libgomp spins between parallel regions by default. With LibTorch's threads plus the batch
-// builder on a 2-core machine, or any other load, the spinning threads starve the working
-// ones: measured 1.6 faces/s instead of 28 at 64 px. The policy is read when libgomp loads,
-// before main, so the only way to pick it from inside is to start again with it set.
-void use_passive_openmp_wait(char **argv) {
-  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
-  setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
-  execv("/proc/self/exe", argv);
-  // Not reached unless exec failed; the run still works, only slower under load.
-}
-
 }  // namespace
 
 int main(int argc, char **argv) {
-  use_passive_openmp_wait(argv);
+  dfd::tools::restart_with_passive_openmp_wait(argv);
   cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_ERROR);
   dfd::training::RunOptions options;
   std::string config_path, init;
@@ -145,9 +124,7 @@ int main(int argc, char **argv) {
     std::fprintf(stderr, "deepfake-train: %s\n", e.what());
     return 2;
   }
-  for (int i = 0; i < argc; ++i) {
-    options.command_line += (i ? " " : "") + shell_quote(argv[i]);
-  }
+  options.command_line = dfd::tools::quoted_command_line(argc, argv);
 
   dfd::training::TrainConfig config;
   try {
