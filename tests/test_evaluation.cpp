@@ -28,6 +28,7 @@
 #include "evaluation/method_table.h"
 #include "evaluation/metrics.h"
 #include "evaluation/roc_plot.h"
+#include "evaluation/token_removal.h"
 #include "evaluation/video_files.h"
 #include "evaluation/video_score.h"
 #include "training/dataset.h"
@@ -450,6 +451,8 @@ EvalReport sample_report() {
   d.images.push_back({"b.jpg", 2.0, {0.75, 1.25}});
   d.relevancy_beats_random = 1.0;
   r.deletion = d;
+  d.space = DeletionSpace::Tokens;
+  r.token_deletion = d;
   r.roc_png = "roc.png";
   return r;
 }
@@ -497,18 +500,22 @@ START_TEST(test_report_schema) {
                               ->find("random")
                               ->as_number(),
                           1.25, kEps);
+  check_str(v.find("deletion_test")->find("space")->as_string(), "pixels");
+  check_str(v.find("token_deletion_test")->find("space")->as_string(), "tokens");
 
   // A one-class set has no AUC: null, not NaN (which is not JSON).
   EvalReport one_class = sample_report();
   one_class.frame_table = method_table({{0.9, true, "x"}}, 0.5);
   one_class.video_table.reset();
   one_class.deletion.reset();
+  one_class.token_deletion.reset();
   one_class.roc_png.clear();
   one_class.video_split.clear();
   const dfd::json::Value w = dfd::json::parse(dfd::json::dump(report_to_json(one_class)));
   ck_assert(w.find("frame")->find("overall")->find("auc")->is_null());
   ck_assert(w.find("video")->is_null());
   ck_assert(w.find("deletion_test")->is_null());
+  ck_assert(w.find("token_deletion_test")->is_null());
   ck_assert(w.find("roc_png")->is_null());
   ck_assert(w.find("split")->find("videos")->is_null());
   ck_assert_uint_eq(check_report_schema(w).size(), 0);
@@ -719,6 +726,75 @@ START_TEST(test_deletion_end_to_end_small_model) {
 }
 END_TEST
 
+// Token space: the scorer drops the tokens themselves, so removing none is the plain model and
+// removing all leaves the cls token alone, whatever the order.
+START_TEST(test_token_deletion_small_model) {
+  TempDir dir;
+  const std::string model = small_model(dir / "m.safetensors");
+  dfd::EngineOptions options;
+  options.threads = 1;
+  const std::unique_ptr<dfd::Engine> engine = dfd::Engine::load(model, options);
+  TokenRemoval removal(model, "cpu");
+  cv::Mat image(128, 128, CV_8UC3);
+  cv::randu(image, cv::Scalar::all(0), cv::Scalar::all(255));
+  const dfd::Prediction explained = engine->infer(image.data, 1, true).front();
+
+  const std::vector<double> logits = removal.logits_without(
+      image.data, {{}, {5}, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}});
+  ck_assert_uint_eq(logits.size(), 3);
+  ck_assert_double_eq_tol(logits[0], explained.logit, 1e-4);
+  ck_assert_msg(std::fabs(logits[1] - logits[0]) > 1e-6, "removing a token changed nothing");
+  bool thrown = false;
+  try {
+    removal.logits_without(image.data, {{16}});
+  } catch (const std::out_of_range &) {
+    thrown = true;
+  }
+  ck_assert(thrown);
+
+  DeletionOptions deletion;
+  deletion.steps = 4;
+  deletion.random_orders = 2;
+  deletion.space = DeletionSpace::Tokens;
+  const auto scorer = [&](const uint8_t *im, const std::vector<std::vector<int>> &removed) {
+    return removal.logits_without(im, removed);
+  };
+  const DeletionResult result = run_deletion_test(*engine, {{"img", image}}, deletion, {}, scorer);
+  ck_assert(result.space == DeletionSpace::Tokens);
+  ck_assert_uint_eq(result.curves.size(), 2);
+  for (const DeletionCurve &c : result.curves) {
+    ck_assert_double_eq_tol(c.mean_logit.front(), explained.logit, 1e-4);
+    ck_assert_double_eq_tol(c.mean_logit.back(), logits[2], 1e-4);
+  }
+
+  // With a scorer whose logit falls by the relevancy of each removed token, the relevancy
+  // order must fall fastest: this catches a reversed or misaligned order.
+  const std::vector<float> &relevancy = explained.relevancy.values;
+  const DeletionResult ideal =
+      run_deletion_test(*engine, {{"img", image}}, deletion, {},
+                        [&](const uint8_t *, const std::vector<std::vector<int>> &removed) {
+                          std::vector<double> out;
+                          for (const std::vector<int> &set : removed) {
+                            double logit = explained.logit;
+                            for (const int cell : set)
+                              logit -= relevancy[static_cast<size_t>(cell)];
+                            out.push_back(logit);
+                          }
+                          return out;
+                        });
+  ck_assert(ideal.curves[0].logit_area < ideal.curves[1].logit_area);
+  ck_assert_double_eq(ideal.relevancy_beats_random, 1.0);
+
+  thrown = false;
+  try {
+    run_deletion_test(*engine, {{"img", image}}, deletion, {});
+  } catch (const std::invalid_argument &) {
+    thrown = true;
+  }
+  ck_assert_msg(thrown, "token space without a scorer must be refused");
+}
+END_TEST
+
 int main() {
   Suite *suite = suite_create("evaluation");
   TCase *metrics = tcase_create("metrics");
@@ -754,6 +830,7 @@ int main() {
   tcase_add_test(deletion, test_deletion_order_on_synthetic_grid);
   tcase_add_test(deletion, test_deletion_areas);
   tcase_add_test(deletion, test_deletion_end_to_end_small_model);
+  tcase_add_test(deletion, test_token_deletion_small_model);
   suite_add_tcase(suite, deletion);
 
   SRunner *runner = srunner_create(suite);

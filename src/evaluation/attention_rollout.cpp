@@ -1,27 +1,13 @@
 #include "attention_rollout.h"
 
-#include "core/model_file.h"
-#include "core/torch_model.h"
+#include "eval_network.h"
 
 namespace dfd::eval {
 
-struct AttentionRollout::Impl {
-  ModelConfig config;
-  torch::Device device{torch::kCPU};
-  DeepfakeNet net{nullptr};
-};
+struct AttentionRollout::Impl : EvalNetwork {};
 
 AttentionRollout::AttentionRollout(const std::string &model_path, const std::string &device)
-    : impl_(std::make_unique<Impl>()) {
-  check_device(device);
-  const ModelFile file = ModelFile::open(model_path);
-  impl_->config = file.config();
-  impl_->device = torch::Device(device);
-  impl_->net = DeepfakeNet(impl_->config);
-  load_weights(impl_->net, file);
-  impl_->net->eval();
-  impl_->net->to(impl_->device);
-}
+    : impl_(std::make_unique<Impl>(Impl{load_eval_network(model_path, device)})) {}
 
 AttentionRollout::~AttentionRollout() = default;
 

@@ -41,9 +41,16 @@ DeletionFill parse_deletion_fill(const std::string &text) {
   throw std::invalid_argument("deletion fill must be mean, zero or blur, got '" + text + "'");
 }
 
-DeletionGrid deletion_grid(const RelevancyGrid &grid, Architecture architecture) {
+const char *deletion_space_name(DeletionSpace space) {
+  return space == DeletionSpace::Tokens ? "tokens" : "pixels";
+}
+
+DeletionGrid deletion_grid(const RelevancyGrid &grid, Architecture architecture,
+                           DeletionSpace space) {
   FloatMap map{grid.width, grid.height, grid.values};
-  if (architecture == Architecture::Seed) map = average_pool(map, 2);
+  if (architecture == Architecture::Seed && space == DeletionSpace::Pixels) {
+    map = average_pool(map, 2);
+  }
   return DeletionGrid{map.width, map.height, std::move(map.values)};
 }
 
@@ -145,8 +152,13 @@ DeletionCurve summarise_curves(const std::string &order,
 }
 
 DeletionResult run_deletion_test(Engine &engine, const std::vector<DeletionInput> &inputs,
-                                 const DeletionOptions &options, const RolloutFunction &rollout) {
+                                 const DeletionOptions &options, const RolloutFunction &rollout,
+                                 const TokenLogitFunction &token_logits) {
   if (inputs.empty()) throw std::invalid_argument("the deletion test needs an image");
+  const bool tokens = options.space == DeletionSpace::Tokens;
+  if (tokens && !token_logits) {
+    throw std::invalid_argument("the token-space deletion test needs a token scorer");
+  }
   const ModelConfig &config = engine.config();
   const int size = config.image_size;
   for (const DeletionInput &input : inputs) {
@@ -157,14 +169,20 @@ DeletionResult run_deletion_test(Engine &engine, const std::vector<DeletionInput
   }
   DeletionResult result;
   result.fill = options.fill;
+  result.space = options.space;
   result.random_orders = std::max(1, options.random_orders);
   result.spatially_grounded = config.architecture == Architecture::Spatial;
-  result.note = result.spatially_grounded
-                    ? "cells are the spatial model's feature cells (" +
-                          std::to_string(size / config.grid_width()) + " px squares of the input)"
-                    : "seed architecture: its relevancy grid has no spatial meaning; cells are "
-                      "the displayed map's 16x16 average-pooled grid laid over the input, so "
-                      "this measures the displayed map, not the tokens";
+  if (tokens) {
+    result.note = "cells are the transformer's input tokens, removed from its input";
+  } else {
+    result.note = result.spatially_grounded
+                      ? "cells are the spatial model's feature cells (" +
+                            std::to_string(size / config.grid_width()) +
+                            " px squares of the input), hidden in the input"
+                      : "seed architecture: its relevancy grid has no spatial meaning; cells are "
+                        "the displayed map's 16x16 average-pooled grid laid over the input, so "
+                        "this measures the displayed map, not the tokens";
+  }
   if (!rollout) {
     result.note += "; attention-rollout order not computed (no rollout given: --no-rollout)";
   }
@@ -179,7 +197,8 @@ DeletionResult run_deletion_test(Engine &engine, const std::vector<DeletionInput
     const cv::Mat image =
         inputs[index].image.isContinuous() ? inputs[index].image : inputs[index].image.clone();
     const Prediction explained = engine.infer(image.data, 1, true).front();
-    const DeletionGrid grid = deletion_grid(explained.relevancy, config.architecture);
+    const DeletionGrid grid =
+        deletion_grid(explained.relevancy, config.architecture, options.space);
     const int cells = grid.width * grid.height;
     const int steps = std::clamp(options.steps, 1, std::max(cells, 1));
     result.grid_width = grid.width;
@@ -189,7 +208,8 @@ DeletionResult run_deletion_test(Engine &engine, const std::vector<DeletionInput
     std::vector<std::vector<int>> orders{relevance_order(grid.values)};
     if (rollout) {
       const std::vector<RelevancyGrid> maps = rollout(image.data, 1);
-      orders.push_back(relevance_order(deletion_grid(maps.at(0), config.architecture).values));
+      orders.push_back(
+          relevance_order(deletion_grid(maps.at(0), config.architecture, options.space).values));
     }
     for (int r = 0; r < result.random_orders; ++r) {
       orders.push_back(random_order(
@@ -197,24 +217,42 @@ DeletionResult run_deletion_test(Engine &engine, const std::vector<DeletionInput
                                        {kRandomOrderSalt, index, static_cast<uint64_t>(r)})));
     }
 
-    // Every order's masked variants in one batch: steps images per order.
-    const cv::Mat fill = deletion_fill_image(image, options.fill);
-    std::vector<uint8_t> batch;
-    batch.reserve(orders.size() * static_cast<size_t>(steps) * face_bytes);
-    for (const std::vector<int> &order : orders) {
-      for (int step = 1; step <= steps; ++step) {
-        const cv::Mat masked = hide_cells(image, fill, order, cells_hidden_at(step, steps, cells),
-                                          grid.width, grid.height);
-        batch.insert(batch.end(), masked.data, masked.data + face_bytes);
+    // Every order's masked variants, steps per order, order after order.
+    std::vector<double> scored;
+    if (tokens) {
+      std::vector<std::vector<int>> removed;
+      for (const std::vector<int> &order : orders) {
+        for (int step = 1; step <= steps; ++step) {
+          const auto end = order.begin() + cells_hidden_at(step, steps, cells);
+          removed.emplace_back(order.begin(), end);
+        }
+      }
+      scored = token_logits(image.data, removed);
+    } else {
+      const cv::Mat fill = deletion_fill_image(image, options.fill);
+      std::vector<uint8_t> batch;
+      batch.reserve(orders.size() * static_cast<size_t>(steps) * face_bytes);
+      for (const std::vector<int> &order : orders) {
+        for (int step = 1; step <= steps; ++step) {
+          const cv::Mat masked = hide_cells(image, fill, order, cells_hidden_at(step, steps, cells),
+                                            grid.width, grid.height);
+          batch.insert(batch.end(), masked.data, masked.data + face_bytes);
+        }
+      }
+      for (const Prediction &p :
+           engine.infer(batch.data(), orders.size() * static_cast<size_t>(steps), false)) {
+        scored.push_back(p.logit);
       }
     }
-    const std::vector<Prediction> scored =
-        engine.infer(batch.data(), orders.size() * static_cast<size_t>(steps), false);
+    if (scored.size() != orders.size() * static_cast<size_t>(steps)) {
+      throw std::runtime_error(
+          "deletion test: scorer returned " + std::to_string(scored.size()) + " logits for " +
+          std::to_string(orders.size() * static_cast<size_t>(steps)) + " variants");
+    }
     const auto curve_of = [&](size_t order) {
       std::vector<double> curve{explained.logit};
       for (int step = 0; step < steps; ++step) {
-        curve.push_back(
-            scored[order * static_cast<size_t>(steps) + static_cast<size_t>(step)].logit);
+        curve.push_back(scored[order * static_cast<size_t>(steps) + static_cast<size_t>(step)]);
       }
       return curve;
     };

@@ -11,7 +11,9 @@
 // measures whether the displayed map is faithful, not what the tokens mean.
 //
 // Hidden cells are replaced with the per-channel mean colour of the whole model input
-// (default), with zeros, or with a heavily blurred copy; see DeletionFill.
+// (default), with zeros, or with a heavily blurred copy; see DeletionFill. In token space the
+// cells' tokens are removed from the transformer's input instead (token_removal.h), and the
+// cells are the relevancy grid's own, for the seed too.
 #pragma once
 
 #include <cstdint>
@@ -34,13 +36,20 @@ enum class DeletionFill {
 const char *deletion_fill_name(DeletionFill fill);
 DeletionFill parse_deletion_fill(const std::string &text);  // throws std::invalid_argument
 
+enum class DeletionSpace {
+  Pixels,  // hide the cells' pixels in the model input: backbone and transformer together
+  Tokens,  // remove the cells' tokens from the transformer's input: what the map explains
+};
+const char *deletion_space_name(DeletionSpace space);
+
 // The cells the test hides, row-major; see the header comment for their pixel squares.
 struct DeletionGrid {
   int width = 0;
   int height = 0;
   std::vector<float> values;
 };
-DeletionGrid deletion_grid(const RelevancyGrid &grid, Architecture architecture);
+DeletionGrid deletion_grid(const RelevancyGrid &grid, Architecture architecture,
+                           DeletionSpace space = DeletionSpace::Pixels);
 
 // Cell indices by decreasing value; equal values keep index order, so the order is the same
 // on every machine.
@@ -65,7 +74,8 @@ struct DeletionOptions {
   int steps = 10;         // curve points after the unmasked one (capped at the cell count)
   int random_orders = 3;  // permutations averaged into the random curve
   uint64_t seed = 1;
-  DeletionFill fill = DeletionFill::Mean;
+  DeletionFill fill = DeletionFill::Mean;  // pixel space only
+  DeletionSpace space = DeletionSpace::Pixels;
 };
 
 struct DeletionInput {
@@ -91,6 +101,7 @@ struct DeletionImage {
 struct DeletionResult {
   int grid_width = 0, grid_height = 0, steps = 0, random_orders = 0;
   DeletionFill fill = DeletionFill::Mean;
+  DeletionSpace space = DeletionSpace::Pixels;
   bool spatially_grounded = true;
   std::string note;  // what the cells are, and which orders could not be computed and why
   std::vector<DeletionCurve> curves;
@@ -103,12 +114,18 @@ struct DeletionResult {
 // it is not available: the test then compares relevancy with random order only.
 using RolloutFunction =
     std::function<std::vector<RelevancyGrid>(const uint8_t *images, size_t count)>;
+// One image's fake logit with each set of grid cells' tokens removed (TokenRemoval): needed
+// in token space.
+using TokenLogitFunction = std::function<std::vector<double>(
+    const uint8_t *image, const std::vector<std::vector<int>> &removed)>;
 
 // Per image: one explained pass for the relevancy order and the unmasked logit, the rollout
-// grid, then every order's masked variants in one batch through Engine::infer. Throws
-// std::invalid_argument for inputs of the wrong size or type, or for no input.
+// grid, then every order's masked variants: in pixel space in one batch through
+// Engine::infer, in token space through `token_logits`. Throws std::invalid_argument for
+// inputs of the wrong size or type, for no input, or for token space without `token_logits`.
 DeletionResult run_deletion_test(Engine &engine, const std::vector<DeletionInput> &inputs,
-                                 const DeletionOptions &options, const RolloutFunction &rollout);
+                                 const DeletionOptions &options, const RolloutFunction &rollout,
+                                 const TokenLogitFunction &token_logits = {});
 
 // Averages per-image curves (each steps + 1 long) and fills in the areas: exposed so the
 // area arithmetic can be tested without a model.

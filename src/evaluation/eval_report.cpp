@@ -110,6 +110,7 @@ Value deletion_json(const std::optional<DeletionResult> &d) {
   v["grid"] = std::move(grid);
   v["steps"] = d->steps;
   v["random_orders"] = d->random_orders;
+  v["space"] = deletion_space_name(d->space);
   v["fill"] = deletion_fill_name(d->fill);
   v["spatially_grounded"] = d->spatially_grounded;
   v["note"] = d->note;
@@ -247,6 +248,7 @@ json::Value report_to_json(const EvalReport &r) {
   v["frame"] = frame_json(r);
   v["video"] = video_json(r);
   v["deletion_test"] = deletion_json(r.deletion);
+  v["token_deletion_test"] = deletion_json(r.token_deletion);
   v["roc_png"] = r.roc_png.empty() ? Value() : Value(r.roc_png);
   return v;
 }
@@ -327,23 +329,25 @@ std::vector<std::string> check_report_schema(const json::Value &report) {
       }
     }
   }
-  if (const Value *d = check.need(report, "", "deletion_test", {T::Object, T::Null});
-      d && d->is_object()) {
+  for (const std::string name : {"deletion_test", "token_deletion_test"}) {
+    const std::string prefix = name + ".";
+    const Value *d = check.need(report, "", name.c_str(), {T::Object, T::Null});
+    if (!d || !d->is_object()) continue;
     for (const char *key : {"images", "steps", "random_orders", "relevancy_beats_random"}) {
-      check.need(*d, "deletion_test.", key, {T::Number});
+      check.need(*d, prefix, key, {T::Number});
     }
-    check.need(*d, "deletion_test.", "grid", {T::Object});
-    check.need(*d, "deletion_test.", "fill", {T::String});
-    check.need(*d, "deletion_test.", "note", {T::String});
-    check.need(*d, "deletion_test.", "spatially_grounded", {T::Bool});
-    check.need(*d, "deletion_test.", "per_image", {T::Array});
-    if (const Value *curves = check.need(*d, "deletion_test.", "curves", {T::Array})) {
+    check.need(*d, prefix, "grid", {T::Object});
+    for (const char *key : {"space", "fill", "note"}) check.need(*d, prefix, key, {T::String});
+    check.need(*d, prefix, "spatially_grounded", {T::Bool});
+    check.need(*d, prefix, "per_image", {T::Array});
+    if (const Value *curves = check.need(*d, prefix, "curves", {T::Array})) {
       for (const Value &c : curves->as_array()) {
-        check.need(c, "deletion_test.curves[].", "order", {T::String});
-        check.need(c, "deletion_test.curves[].", "mean_logit", {T::Array});
-        check.need(c, "deletion_test.curves[].", "mean_probability", {T::Array});
+        const std::string item = prefix + "curves[].";
+        check.need(c, item, "order", {T::String});
+        check.need(c, item, "mean_logit", {T::Array});
+        check.need(c, item, "mean_probability", {T::Array});
         for (const char *key : {"logit_area", "probability_area", "mean_logit_drop"}) {
-          check.need(c, "deletion_test.curves[].", key, {T::Number});
+          check.need(c, item, key, {T::Number});
         }
       }
     }

@@ -18,7 +18,8 @@
 //   skipped           [{path, reason}]: inputs that could not be scored
 //   frame             null, or {overall: M, methods: [M], records: [R]}
 //   video             null, or {rule, overall: M, methods: [M], videos: [V]}
-//   deletion_test     null, or D
+//   deletion_test     null, or D with space "pixels" (cells hidden in the input)
+//   token_deletion_test  null, or D with space "tokens" (tokens removed from the transformer)
 //   roc_png           null, or the path of the ROC figure
 // M (metrics): {name, real, fake, threshold, accuracy, precision, recall, f1,
 //               auc (null when a class is missing), confusion: {tp, fp, tn, fn}};
@@ -28,7 +29,7 @@
 //   prediction ("fake"|"real"|null), deciding_identity (null: mean of identity means),
 //   identities: [{id, frames, mean}], frames_read, frames_analysed, frame_step (0 for
 //   grouped frames), faces, error (null or text)}
-// D (deletion test): {images, grid: {width, height}, steps, random_orders, fill,
+// D (deletion test): {images, grid: {width, height}, steps, random_orders, space, fill,
 //   spatially_grounded, note, relevancy_beats_random,
 //   curves: [{order, mean_logit: [steps+1], mean_probability: [steps+1], logit_area,
 //             probability_area, mean_logit_drop}],
@@ -93,6 +94,7 @@ struct EvalReport {
   std::optional<MethodTable> video_table;
   std::string video_rule;
   std::optional<DeletionResult> deletion;
+  std::optional<DeletionResult> token_deletion;
   std::string roc_png;  // empty: none written
 };
 

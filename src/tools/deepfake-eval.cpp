@@ -29,6 +29,7 @@
 #include "evaluation/eval_report.h"
 #include "evaluation/method_table.h"
 #include "evaluation/roc_plot.h"
+#include "evaluation/token_removal.h"
 #include "evaluation/video_files.h"
 #include "evaluation/video_score.h"
 #include "imaging/preprocess.h"
@@ -110,11 +111,14 @@ Videos:
 Deletion test (explanation faithfulness):
   --deletion N           run it on N images spread evenly over the fake images (default: 0,
                          off); the fake logit is recorded while the most relevant cells are
-                         hidden first, against plain attention rollout and random orders
+                         hidden first, against plain attention rollout and random orders,
+                         twice: cells hidden in the input image (pixels: backbone and
+                         transformer), and the cells' tokens removed from the transformer's
+                         input (tokens: what the relevancy map explains)
   --deletion-on SET      fake (default) or all images
   --deletion-steps S     curve points after the unmasked one (default: 10)
   --deletion-random R    random orders averaged (default: 3)
-  --deletion-fill F      mean (default: the input's mean colour), zero or blur
+  --deletion-fill F      pixels: mean (default: the input's mean colour), zero or blur
   --deletion-seed N      seed of the random orders (default: 1)
   --no-rollout           skip the attention-rollout order
 
@@ -746,14 +750,28 @@ class Evaluation {
     options.random_orders = o_.deletion_random;
     options.seed = o_.deletion_seed;
     options.fill = o_.deletion_fill;
-    progress("deletion test on " + std::to_string(inputs.size()) + " images");
+    progress("deletion test on " + std::to_string(inputs.size()) + " images: pixels");
     report_.deletion = run_deletion_test(*engine_, inputs, options, rollout_fn);
-    const DeletionResult &d = *report_.deletion;
+    print_deletion(*report_.deletion, "cells hidden in the input, fill " +
+                                          std::string(deletion_fill_name(options.fill)));
+
+    progress("deletion test on " + std::to_string(inputs.size()) + " images: tokens");
+    TokenRemoval removal(model_path_, o_.device);
+    options.space = DeletionSpace::Tokens;
+    report_.token_deletion =
+        run_deletion_test(*engine_, inputs, options, rollout_fn,
+                          [&](const uint8_t *image, const std::vector<std::vector<int>> &removed) {
+                            return removal.logits_without(image, removed);
+                          });
+    print_deletion(*report_.token_deletion, "tokens removed from the transformer's input");
+  }
+
+  void print_deletion(const DeletionResult &d, const std::string &how) {
     std::printf(
-        "\nDeletion test (%zu %simages, %dx%d cells, %d steps, fill %s; lower area = more "
+        "\nDeletion test, %s space (%zu %simages, %dx%d cells, %d steps, %s; lower area = more "
         "faithful):\n",
-        d.images.size(), o_.deletion_all ? "" : "fake ", d.grid_width, d.grid_height, d.steps,
-        deletion_fill_name(d.fill));
+        deletion_space_name(d.space), d.images.size(), o_.deletion_all ? "" : "fake ", d.grid_width,
+        d.grid_height, d.steps, how.c_str());
     std::printf(
         "| Order | Fake-logit area | Probability area | Mean logit drop |\n"
         "|---|---|---|---|\n");
