@@ -20,6 +20,7 @@ usage() {
   exit 2
 }
 [ $# -ge 1 ] || usage
+# shellcheck source=SCRIPTDIR/common.sh
 . "$(dirname "$0")/common.sh"
 input=$1
 output=${2:-${input%.*}-deepfake.mp4}
