@@ -1,9 +1,10 @@
-// The `deepfake` plugin: deepfakedetect, deepfakeoverlay and the relevancy meta they share.
+// The `deepfake` plugin: deepfakedetect, deepfakeoverlay, deepfakepublish and the relevancy meta.
 #include <gst/gst.h>
 
 #include "deepfakemeta.h"
 #include "gstdeepfakedetect.h"
 #include "gstdeepfakeoverlay.h"
+#include "gstdeepfakepublish.h"
 
 static gboolean plugin_init(GstPlugin *plugin) {
   // Registered up front so that consumers can look the meta up by name as soon as the plugin
@@ -11,6 +12,7 @@ static gboolean plugin_init(GstPlugin *plugin) {
   gst_deepfake_relevancy_meta_get_info();
   gboolean ok = GST_ELEMENT_REGISTER(deepfakedetect, plugin);
   ok = GST_ELEMENT_REGISTER(deepfakeoverlay, plugin) && ok;
+  ok = GST_ELEMENT_REGISTER(deepfakepublish, plugin) && ok;
   return ok;
 }
 
