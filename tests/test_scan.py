@@ -1,0 +1,270 @@
+#!/usr/bin/python3
+"""deepfake-scan end to end on three short clips (tests/data/videos/scan) with the shipped model.
+
+Checks the exit status rules (0 nothing fake, 1 fake found, 2 errors first), the JSONL and
+summary schemas, that every summary agrees with its own JSONL lines (frames, faces, tracks,
+fake ranges), that --threshold 0 marks the faces fake over their whole time, that a broken
+file among good ones gives 2 while the good ones are still summarised, and that --jobs 2
+gives what --jobs 1 gives.
+
+Usage: test_scan.py DEEPFAKE_SCAN VIDEO_DIR WORKDIR (Debian's /usr/bin/python3, standard
+library only).
+"""
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+
+FAILURES = []
+
+
+def check(condition, what):
+    if not condition:
+        FAILURES.append(what)
+        print("FAIL:", what)
+    return condition
+
+
+def run(scan, args, expect_status):
+    command = [scan] + args
+    print("$", " ".join(command), flush=True)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    check(done.returncode == expect_status,
+          f"exit status {done.returncode}, expected {expect_status}; stderr:\n{done.stderr}")
+    return done
+
+
+def read_jsonl(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+FACE_FIELDS = {"object-id": is_number, "x": is_number, "y": is_number, "width": is_number,
+               "height": is_number, "detection-confidence": is_number,
+               "scored": lambda v: isinstance(v, bool), "score": is_number,
+               "smoothed-score": is_number, "label": lambda v: v in ("fake", "real", "unknown"),
+               "verdict": lambda v: v in ("fake", "real", "unknown")}
+
+
+def check_line_schema(line, where):
+    for key in ("source", "frame", "timestamp", "stream-time", "running-time", "duration",
+                "seconds", "time", "frames-analysed", "frames-skipped", "resolution", "faces",
+                "objects"):
+        check(key in line, f"{where}: JSONL line lacks '{key}'")
+    check(is_number(line.get("timestamp")), f"{where}: timestamp is not a number")
+    check(isinstance(line.get("time"), str) and len(line["time"]) == 12,
+          f"{where}: time is not HH:MM:SS.mmm: {line.get('time')}")
+    res = line.get("resolution", {})
+    check(is_number(res.get("width")) and is_number(res.get("height")), f"{where}: resolution")
+    faces, objects = line.get("faces", []), line.get("objects", [])
+    check(len(faces) == len(objects), f"{where}: faces and objects differ in number")
+    for face, obj in zip(faces, objects):
+        for key, valid in FACE_FIELDS.items():
+            check(key in face and valid(face[key]), f"{where}: face field '{key}' = {face.get(key)}")
+        box = obj.get("detection", {}).get("bounding_box", {})
+        check(all(0.0 <= box.get(k, -1) <= 1.0 for k in ("x_min", "y_min", "x_max", "y_max")),
+              f"{where}: bounding_box not normalised: {box}")
+        check(box.get("x_min", 1) < box.get("x_max", 0), f"{where}: empty bounding box")
+        check(obj.get("id") == face.get("object-id") and obj.get("roi_type") == "face",
+              f"{where}: object id/roi_type")
+        deepfake = obj.get("deepfake", {})
+        check(deepfake.get("label") == face.get("label") and
+              deepfake.get("confidence") == face.get("score") and
+              isinstance(deepfake.get("model", {}).get("name"), str),
+              f"{where}: deepfake object does not repeat the face's label/score/model")
+
+
+def check_summary_schema(report):
+    check(report.get("schema") == "gst-deepfake/scan-summary" and report.get("version") == 1,
+          "summary schema/version")
+    for key in ("command", "model", "threshold", "inference-interval", "files", "totals",
+                "input-errors", "exit-status"):
+        check(key in report, f"summary lacks '{key}'")
+    for f in report.get("files", []):
+        for key in ("path", "verdict", "error", "threshold", "score", "deciding-track",
+                    "frames-decoded", "frames-analysed", "faces", "wall-seconds", "fps",
+                    "tracks", "fake-ranges", "jsonl", "annotated", "width", "height",
+                    "duration"):
+            check(key in f, f"{f.get('path')}: summary lacks '{key}'")
+        check(f.get("verdict") in ("fake", "real", "no-face", "error"), f"verdict {f.get('verdict')}")
+        for t in f.get("tracks", []):
+            check(all(k in t for k in ("object-id", "score", "frames", "fake-frames", "first",
+                                       "last")), f"{f['path']}: track fields")
+        for r in f.get("fake-ranges", []):
+            check(all(k in r for k in ("start", "end", "frames", "max-score", "object-ids")),
+                  f"{f['path']}: range fields")
+            check(r["start"]["seconds"] <= r["end"]["seconds"], f"{f['path']}: range ends first")
+
+
+def check_against_lines(summary, lines):
+    """The summary's figures recomputed from its own JSONL lines."""
+    name = summary["path"]
+    check(summary["frames-analysed"] == len(lines), f"{name}: frames-analysed != JSONL lines")
+    check(summary["frames-decoded"] >= len(lines), f"{name}: more analysed than decoded")
+    frames = [line["frame"] for line in lines]
+    check(frames == sorted(set(frames)), f"{name}: JSONL frames not increasing")
+    scored = [(line, face) for line in lines for face in line["faces"] if face["scored"]]
+    check(summary["faces"] == len(scored), f"{name}: faces {summary['faces']} != {len(scored)}")
+    by_track = {}
+    for line, face in scored:
+        by_track.setdefault(face["object-id"], []).append((line["seconds"], face["score"]))
+    check(sorted(t["object-id"] for t in summary["tracks"]) == sorted(by_track),
+          f"{name}: track ids differ from the JSONL's")
+    for t in summary["tracks"]:
+        seen = by_track.get(t["object-id"], [])
+        check(t["frames"] == len(seen), f"{name}: track {t['object-id']} frames")
+        if seen:
+            mean = sum(s for _, s in seen) / len(seen)
+            check(abs(t["score"] - mean) < 1e-6, f"{name}: track {t['object-id']} mean score")
+            check(abs(t["first"]["seconds"] - seen[0][0]) < 1e-9 and
+                  abs(t["last"]["seconds"] - seen[-1][0]) < 1e-9,
+                  f"{name}: track {t['object-id']} first/last time")
+    # Fake ranges: maximal runs of analysed frames with a face labelled fake.
+    runs, current = [], None
+    for i, line in enumerate(lines):
+        fake = any(f["scored"] and f["label"] == "fake" for f in line["faces"])
+        if fake:
+            end = lines[i + 1]["seconds"] if i + 1 < len(lines) else \
+                line["seconds"] + line["duration"] / 1e9
+            current = [current[0] if current else line["seconds"], end,
+                       (current[2] if current else 0) + 1]
+        elif current:
+            runs.append(current)
+            current = None
+    if current:
+        runs.append(current)
+    got = [(r["start"]["seconds"], r["end"]["seconds"], r["frames"]) for r in summary["fake-ranges"]]
+    check(len(got) == len(runs) and all(
+        abs(a[0] - b[0]) < 1e-6 and abs(a[1] - b[1]) < 1e-6 and a[2] == b[2]
+        for a, b in zip(got, runs)), f"{name}: fake ranges {got} != {runs} from the JSONL")
+
+
+def by_source(lines):
+    out = {}
+    for line in lines:
+        out.setdefault(os.path.basename(line["source"]), []).append(line)
+    return out
+
+
+def main():
+    scan, videos, work = sys.argv[1:4]
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    clips = sorted(os.path.join(videos, f) for f in os.listdir(videos) if f.endswith(".mp4"))
+    check(len(clips) == 3, f"expected 3 test clips in {videos}")
+
+    # Help, bad options and arguments that name nothing: status 2 without scanning.
+    done = run(scan, ["--help"], 0)
+    check("Exit status" in done.stdout and "130" in done.stdout, "--help documents the exit status")
+    run(scan, ["--jobs", "0", videos], 2)
+    run(scan, ["--threshold", "1.5", videos], 2)
+    run(scan, [os.path.join(work, "missing.mp4"), os.path.join(work, "nothing*.gif")], 2)
+
+    # Threshold 1: nothing can be fake. A folder argument, one JSONL file per video.
+    jsonl_dir = os.path.join(work, "jsonl") + "/"
+    run(scan, ["--threshold", "1.0", "--jobs", "1", "--jsonl", jsonl_dir,
+               "--summary", os.path.join(work, "t1.json"), videos], 0)
+    t1 = json.load(open(os.path.join(work, "t1.json")))
+    check_summary_schema(t1)
+    check(t1["exit-status"] == 0 and t1["totals"]["files"] == 3, "t1 totals")
+    t1_lines = {}
+    for f in t1["files"]:
+        check(f["verdict"] == "real" and f["fake-ranges"] == [] and f["error"] is None,
+              f"{f['path']}: threshold 1.0 must give real without fake ranges")
+        check(f["tracks"] and f["frames-analysed"] == f["frames-decoded"] > 0,
+              f"{f['path']}: every frame analysed, faces tracked")
+        lines = read_jsonl(f["jsonl"])
+        for i, line in enumerate(lines):
+            check_line_schema(line, f"{f['jsonl']}:{i + 1}")
+        check_against_lines(f, lines)
+        t1_lines[os.path.basename(f["path"])] = lines
+    showcase = [f for f in t1["files"] if "showcase" in f["path"]]
+    check(showcase and len(showcase[0]["tracks"]) == 3, "three faces tracked in the showcase clip")
+
+    # Threshold 0: every face fake, over its whole time. Two jobs sharing the model, a glob
+    # expanded by the tool, all lines in one JSONL file.
+    all_jsonl = os.path.join(work, "all.jsonl")
+    run(scan, ["--threshold", "0", "--jobs", "2", "--jsonl", all_jsonl, "-q",
+               "--summary", os.path.join(work, "t0.json"), os.path.join(videos, "*.mp4")], 1)
+    t0 = json.load(open(os.path.join(work, "t0.json")))
+    check_summary_schema(t0)
+    t0_lines = by_source(read_jsonl(all_jsonl))
+    check([os.path.basename(f["path"]) for f in t0["files"]] ==
+          [os.path.basename(f["path"]) for f in t1["files"]], "--jobs 2 keeps the file order")
+    for f in t0["files"]:
+        base = os.path.basename(f["path"])
+        lines = t0_lines.get(base, [])
+        check_against_lines(f, lines)
+        check(f["verdict"] == "fake", f"{base}: threshold 0 must give fake")
+        with_faces = [line for line in lines if line["faces"]]
+        ranges = f["fake-ranges"]
+        check(ranges and with_faces and
+              ranges[0]["start"]["seconds"] <= with_faces[0]["seconds"] and
+              ranges[-1]["end"]["seconds"] >= with_faces[-1]["seconds"] and
+              sum(r["frames"] for r in ranges) == len(with_faces),
+              f"{base}: fake ranges must cover every analysed frame with a face")
+        # --jobs 2 against --jobs 1: same frames, faces, tracks and scores (batches mix files
+        # differently, so scores may differ in the last float bits).
+        ref = t1_lines.get(base, [])
+        check(len(lines) == len(ref), f"{base}: jobs 2 analysed {len(lines)} frames, jobs 1 {len(ref)}")
+        for a, b in zip(lines, ref):
+            same = a["frame"] == b["frame"] and len(a["faces"]) == len(b["faces"]) and all(
+                fa["object-id"] == fb["object-id"] and
+                (fa["x"], fa["y"], fa["width"], fa["height"]) ==
+                (fb["x"], fb["y"], fb["width"], fb["height"]) and
+                abs(fa["score"] - fb["score"]) < 1e-4
+                for fa, fb in zip(a["faces"], b["faces"]))
+            if not check(same, f"{base} frame {a['frame']}: jobs 2 differs from jobs 1"):
+                break
+        ref_summary = [g for g in t1["files"] if os.path.basename(g["path"]) == base][0]
+        # Track means do not depend on the threshold (the video score does: it picks a mean).
+        check([(t["object-id"], t["frames"]) for t in f["tracks"]] ==
+              [(t["object-id"], t["frames"]) for t in ref_summary["tracks"]] and
+              all(abs(a["score"] - b["score"]) < 1e-4
+                  for a, b in zip(f["tracks"], ref_summary["tracks"])),
+              f"{base}: jobs 2 tracks differ from jobs 1")
+
+    # Broken files among good ones: 2 (errors first), the good one still summarised.
+    garbage = os.path.join(work, "garbage.mp4")
+    with open(garbage, "wb") as f:
+        f.write(bytes((i * 7919 + 13) % 251 for i in range(40000)))
+    text = os.path.join(work, "notes.mp4")
+    with open(text, "w") as f:
+        f.write("not a video\n")
+    truncated = os.path.join(work, "truncated.mp4")
+    with open(clips[0], "rb") as f:
+        data = f.read()
+    with open(truncated, "wb") as f:
+        f.write(data[:len(data) // 3])
+    done = run(scan, ["--threshold", "1.0", "--summary", os.path.join(work, "bad.json"),
+                      garbage, clips[1], text, truncated], 2)
+    bad = json.load(open(os.path.join(work, "bad.json")))
+    verdicts = {os.path.basename(f["path"]): f for f in bad["files"]}
+    for name in ("garbage.mp4", "notes.mp4", "truncated.mp4"):
+        check(verdicts.get(name, {}).get("verdict") == "error" and verdicts[name]["error"],
+              f"{name} must be reported as an error")
+        check(name in done.stderr, f"{name}'s error must be on stderr")
+    good = verdicts.get(os.path.basename(clips[1]), {})
+    ref_good = [g for g in t1["files"] if os.path.basename(g["path"]) == os.path.basename(clips[1])]
+    check(good.get("verdict") == "real" and ref_good and
+          good.get("frames-analysed") == ref_good[0]["frames-analysed"],
+          "the good file among broken ones is still scanned and summarised")
+    check(bad["exit-status"] == 2 and bad["totals"]["errors"] == 3, "errors counted")
+    check(os.path.basename(clips[1]) + ": real" in done.stdout, "human summary of the good file")
+
+    if FAILURES:
+        print(f"{len(FAILURES)} check(s) failed")
+        return 1
+    print("all deepfake-scan checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
