@@ -28,7 +28,8 @@ GstStructure *face_structure(const FaceReport &face) {
       static_cast<double>(face.face.detection_confidence), "scored", G_TYPE_BOOLEAN,
       face.scored ? TRUE : FALSE, "score", G_TYPE_DOUBLE, static_cast<double>(face.score),
       "smoothed-score", G_TYPE_DOUBLE, static_cast<double>(face.smoothed), "label", G_TYPE_STRING,
-      label_name(face), "verdict", G_TYPE_STRING, verdict_name(face), nullptr);
+      label_name(face), "verdict", G_TYPE_STRING, verdict_name(face), "analyses", G_TYPE_INT,
+      face.analyses, nullptr);
 }
 
 }  // namespace

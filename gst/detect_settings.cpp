@@ -65,8 +65,10 @@ void install_properties(GObjectClass *klass) {
   g_object_class_install_property(
       klass, PROP_BATCH_TIMEOUT,
       g_param_spec_uint("batch-timeout", "Batch timeout",
-                        "Longest time in ms a partial batch waits for more faces before it runs", 0,
-                        10000, defaults.batch_timeout_ms, kReadyFlags));
+                        "Longest time in ms a partial batch waits for more faces before it runs. "
+                        "0: it runs as soon as the model is free, and faces that arrive while "
+                        "the model is busy make up the next batch",
+                        0, 10000, defaults.batch_timeout_ms, kReadyFlags));
   g_object_class_install_property(
       klass, PROP_INFERENCE_INTERVAL,
       g_param_spec_uint("inference-interval", "Inference interval",
@@ -145,6 +147,15 @@ void install_properties(GObjectClass *klass) {
                         "results, and analysis is skipped while it could not finish in time",
                         0, 60000, defaults.max_latency_ms, kPlayingFlags));
   g_object_class_install_property(
+      klass, PROP_DETECTION_INTERVAL,
+      g_param_spec_uint("detection-interval", "Detection interval",
+                        "Search the whole frame for faces on every Nth analysed frame; in "
+                        "between, only the tracked faces are searched for, each around its last "
+                        "box (a few ms instead of tens), so new faces appear up to N frames "
+                        "later. 0: automatic, every frame on files and every 10th frame on live "
+                        "sources",
+                        0, G_MAXINT, defaults.detection_interval, kPlayingFlags));
+  g_object_class_install_property(
       klass, PROP_FRAMES_ANALYSED,
       g_param_spec_uint64("frames-analysed", "Frames analysed",
                           "Frames on which faces were detected (and due faces scored)", 0,
@@ -160,6 +171,19 @@ void install_properties(GObjectClass *klass) {
       klass, PROP_FACES_ANALYSED,
       g_param_spec_uint64("faces-analysed", "Faces analysed", "Face crops scored by the model", 0,
                           G_MAXUINT64, 0, kCounterFlags));
+  g_object_class_install_property(
+      klass, PROP_DETECTION_TIME,
+      g_param_spec_uint64("detection-time", "Detection time",
+                          "Nanoseconds the detection thread spent on frames (face search, "
+                          "tracking, crops) since the element started",
+                          0, G_MAXUINT64, 0, kCounterFlags));
+  g_object_class_install_property(
+      klass, PROP_INFERENCE_TIME,
+      g_param_spec_uint64("inference-time", "Inference time",
+                          "Nanoseconds the model spent on batches since the element started, "
+                          "as of the newest scores pushed (with a shared model-instance-id: "
+                          "all sharing elements' batches)",
+                          0, G_MAXUINT64, 0, kCounterFlags));
 }
 
 bool set_setting(Settings &s, guint id, const GValue *value) {
@@ -181,6 +205,9 @@ bool set_setting(Settings &s, guint id, const GValue *value) {
       return true;
     case PROP_INFERENCE_INTERVAL:
       s.inference_interval = g_value_get_uint(value);
+      return true;
+    case PROP_DETECTION_INTERVAL:
+      s.detection_interval = g_value_get_uint(value);
       return true;
     case PROP_RECLASSIFY_INTERVAL:
       s.reclassify_interval = g_value_get_uint(value);
@@ -245,6 +272,9 @@ bool get_setting(const Settings &s, guint id, GValue *value) {
       return true;
     case PROP_INFERENCE_INTERVAL:
       g_value_set_uint(value, s.inference_interval);
+      return true;
+    case PROP_DETECTION_INTERVAL:
+      g_value_set_uint(value, s.detection_interval);
       return true;
     case PROP_RECLASSIFY_INTERVAL:
       g_value_set_uint(value, s.reclassify_interval);

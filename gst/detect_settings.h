@@ -30,10 +30,13 @@ enum Property {
   PROP_EXPLAIN,
   PROP_POST_MESSAGES,
   PROP_MAX_LATENCY,
+  PROP_DETECTION_INTERVAL,
   // Read-only counters: the element answers these itself.
   PROP_FRAMES_ANALYSED,
   PROP_FRAMES_SKIPPED,
   PROP_FACES_ANALYSED,
+  PROP_DETECTION_TIME,
+  PROP_INFERENCE_TIME,
 };
 
 struct Settings {
@@ -41,7 +44,9 @@ struct Settings {
   std::string device = "cpu";
   std::string instance_id;
   int batch_size = 8;
-  guint batch_timeout_ms = 50;
+  // Waiting for a fuller batch only adds latency for a single stream: while the model runs,
+  // the next faces queue up and form the next batch anyway.
+  guint batch_timeout_ms = 0;
   guint inference_interval = 1;
   guint reclassify_interval = 1;
   guint max_frames_in_flight = 16;
@@ -55,6 +60,7 @@ struct Settings {
   bool explain = true;
   bool post_messages = true;
   guint max_latency_ms = 200;
+  guint detection_interval = 0;  // 0: automatic (every frame on files, see the element)
   guint tracker_generation = 0;  // bumped when a property of the tracker changes
 };
 

@@ -9,11 +9,12 @@ namespace dfd::gst {
 
 DetectionWorker::DetectionWorker(FaceAnalyzer &analyzer, std::mutex &lock,
                                  std::condition_variable &changed,
-                                 std::atomic<uint64_t> &frames_done)
+                                 std::atomic<uint64_t> &frames_done, std::atomic<uint64_t> &busy_ns)
     : analyzer_(analyzer),
       lock_(lock),
       changed_(changed),
       frames_done_(frames_done),
+      busy_ns_(busy_ns),
       thread_([this] { run(); }) {}
 
 DetectionWorker::~DetectionWorker() {
@@ -92,12 +93,18 @@ void DetectionWorker::run() {
       }
     }
     buffer.reset();
-    const double cost =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    const auto elapsed = std::chrono::steady_clock::now() - start;
+    const double cost = std::chrono::duration<double, std::milli>(elapsed).count();
+    busy_ns_ += static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count());
 
     lock.lock();
-    cost_ms_ = cost_ms_ == 0 ? cost : 0.8 * cost_ms_ + 0.2 * cost;
+    double &estimate = analysis.full_detection ? full_cost_ms_ : local_cost_ms_;
+    estimate = estimate == 0 ? cost : 0.8 * estimate + 0.2 * cost;
     recent_faces_ = analysis.faces.size();
+    // Pruned here too: only live sources ask for the backlog, and without this the finished
+    // futures (each holding its frame's predictions) piled up for as long as a file played.
+    prune_outstanding_locked();
     if (analysis.result.valid())
       outstanding_.push_back({analysis.result, analysis.submitted.size()});
     if (error.empty()) ++frames_done_;

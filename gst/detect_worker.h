@@ -41,9 +41,10 @@ struct FrameJob {
 
 class DetectionWorker {
  public:
-  // `frames_done` counts frames whose analysis finished (the element's frames-analysed).
+  // `frames_done` counts frames whose analysis finished (the element's frames-analysed),
+  // `busy_ns` the time spent on them (its detection-time).
   DetectionWorker(FaceAnalyzer &analyzer, std::mutex &lock, std::condition_variable &changed,
-                  std::atomic<uint64_t> &frames_done);
+                  std::atomic<uint64_t> &frames_done, std::atomic<uint64_t> &busy_ns);
   ~DetectionWorker();
   DetectionWorker(const DetectionWorker &) = delete;
   DetectionWorker &operator=(const DetectionWorker &) = delete;
@@ -60,7 +61,11 @@ class DetectionWorker {
   size_t outstanding_faces_locked();
   // Frames whose scores are not back yet.
   size_t outstanding_frames_locked();
-  double cost_ms_locked() const { return cost_ms_; }  // detection + crops, running estimate
+  // Detection + crops, running estimates for a whole-frame search and for following tracks
+  // (a few ms against tens): one mixed average would misjudge both. 0 until measured.
+  double cost_ms_locked(bool full_detection) const {
+    return full_detection ? full_cost_ms_ : local_cost_ms_;
+  }
   size_t recent_faces_locked() const { return recent_faces_; }
 
  private:
@@ -79,9 +84,11 @@ class DetectionWorker {
   std::deque<Outstanding> outstanding_;
   bool running_ = false;
   bool stopping_ = false;
-  double cost_ms_ = 0;
+  double full_cost_ms_ = 0;
+  double local_cost_ms_ = 0;
   size_t recent_faces_ = 0;
   std::atomic<uint64_t> &frames_done_;
+  std::atomic<uint64_t> &busy_ns_;
   std::thread thread_;  // last: starts once everything above is set up
 };
 

@@ -70,15 +70,42 @@ FrameAnalysis FaceAnalyzer::analyse(const GstVideoFrame *frame, int64_t frame_in
                                     const AnalysisSettings &settings) {
   FrameAnalysis out;
   out.frame_index = frame_index;
-  const std::vector<FaceBox> found = detector_->detect(gray_frame(frame));
+  std::vector<cv::Rect> tracked;
+  if (!settings.full_detection) {
+    std::lock_guard<std::mutex> lock(tracker_lock_);
+    for (const Track &track : tracker_.tracks()) tracked.push_back(track.box);
+  }
+  // With nothing to follow (first frame, after a reset, every face lost) only a whole-frame
+  // search can find anything.
+  out.full_detection = tracked.empty();
+  const cv::Mat gray = gray_frame(frame);
+  const std::vector<FaceBox> found =
+      out.full_detection ? detector_->detect(gray) : detector_->detect_near(gray, tracked);
 
   std::vector<uint64_t> ids;
   std::vector<bool> due;
+  std::vector<int64_t> last_submitted;
   {
     std::lock_guard<std::mutex> lock(tracker_lock_);
     ids = tracker_.associate(found);
     for (const uint64_t id : ids) {
       due.push_back(tracker_.wants_analysis(id, frame_index, settings.reclassify_interval));
+      const Track *track = tracker_.find(id);
+      last_submitted.push_back(track != nullptr ? track->last_submitted_frame : -1);
+    }
+  }
+  const size_t due_count = static_cast<size_t>(std::count(due.begin(), due.end(), true));
+  if (settings.max_faces > 0 && due_count > static_cast<size_t>(settings.max_faces)) {
+    // Only some faces fit this frame's budget: those scored longest ago go first, so that
+    // every track comes round in turn.
+    std::vector<size_t> order;
+    for (size_t i = 0; i < due.size(); ++i) {
+      if (due[i]) order.push_back(i);
+    }
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return last_submitted[a] < last_submitted[b]; });
+    for (size_t k = static_cast<size_t>(settings.max_faces); k < order.size(); ++k) {
+      due[order[k]] = false;
     }
   }
 
@@ -160,9 +187,26 @@ void FaceAnalyzer::set_tracker_options(const TrackerOptions &options) {
   tracker_.set_options(options);
 }
 
+bool FaceAnalyzer::full_detection_due(int64_t frame_index, int interval) const {
+  std::lock_guard<std::mutex> lock(tracker_lock_);
+  return interval <= 1 || tracker_.tracks().empty() || last_full_detection_ < 0 ||
+         frame_index < last_full_detection_ || frame_index - last_full_detection_ >= interval;
+}
+
+void FaceAnalyzer::full_detection_submitted(int64_t frame_index) {
+  std::lock_guard<std::mutex> lock(tracker_lock_);
+  last_full_detection_ = frame_index;
+}
+
+bool FaceAnalyzer::has_tracks() const {
+  std::lock_guard<std::mutex> lock(tracker_lock_);
+  return !tracker_.tracks().empty();
+}
+
 void FaceAnalyzer::reset() {
   std::lock_guard<std::mutex> lock(tracker_lock_);
   tracker_.reset();
+  last_full_detection_ = -1;
 }
 
 }  // namespace dfd::gst

@@ -22,6 +22,12 @@ struct AnalysisSettings {
   double margin = 0.0;          // added around the seed's square crop
   bool explain = true;          // ask for relevancy
   int reclassify_interval = 1;  // frames between two scores of one track
+  // false: only search around the tracked faces (FaceDetector::detect_near), which finds no
+  // new face; used when there are tracks to follow.
+  bool full_detection = true;
+  // At most this many faces are scored (0: all that are due), those scored longest ago first;
+  // live sources use it to keep an analysis of many faces within the latency budget.
+  int max_faces = 0;
 };
 
 // A face as it appears on one frame.
@@ -42,6 +48,7 @@ struct SubmittedFace {
 
 struct FrameAnalysis {
   int64_t frame_index = 0;
+  bool full_detection = true;  // the whole frame was searched, not just around the tracks
   std::vector<FaceRecord> faces;
   std::vector<SubmittedFace> submitted;
   // valid() exactly when something was submitted. Shared: the streaming thread watches it to
@@ -87,6 +94,13 @@ class FaceAnalyzer {
   std::vector<FaceReport> report(const std::vector<FaceRecord> &faces,
                                  const std::vector<FaceReport> &previous = {}) const;
 
+  // Whether frame `frame_index` is due for a whole-frame search, with one every `interval`
+  // frames and the tracked faces followed in between (always, while nothing is tracked).
+  bool full_detection_due(int64_t frame_index, int interval) const;
+  // The thread that submits frames tells when it asks for a whole-frame search.
+  void full_detection_submitted(int64_t frame_index);
+  bool has_tracks() const;
+
   void set_tracker_options(const TrackerOptions &options);
   // Forgets all tracks (flush, or a change of frame size that makes boxes meaningless).
   void reset();
@@ -99,6 +113,7 @@ class FaceAnalyzer {
   std::shared_ptr<Batcher> batcher_;
   mutable std::mutex tracker_lock_;
   Tracker tracker_;
+  int64_t last_full_detection_ = -1;  // under tracker_lock_; -1: none since the last reset
 };
 
 // The model-input relevancy grid of `face`, mapped onto its detection box as a grid of at

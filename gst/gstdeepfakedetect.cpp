@@ -51,6 +51,10 @@ constexpr auto kProbeInterval = std::chrono::seconds(1);
 // Live sources: frames queued (analysed or not) before upstream has to wait, in units of
 // max-frames-in-flight.
 constexpr size_t kLiveBoundFactor = 4;
+// Live sources, detection-interval 0: a whole-frame face search every this many frames (at
+// 25 fps, new faces show up within 0.4 s); the tracked faces are followed in between.
+constexpr guint kLiveDetectionInterval = 10;
+constexpr double kPushSlackMs = 10.0;
 
 // A frame or a serialized event, in arrival order.
 struct QueueItem {
@@ -84,9 +88,11 @@ struct DetectState {
   GstSegment in_segment{};
   int64_t frame_index = 0;
   guint applied_tracker_generation = 0;
-  double infer_ms = 0;  // running estimate of one batch's model time
+  double face_ms = 0;  // running estimate of the model's time per face in a batch
   uint64_t seen_batches = 0;
+  uint64_t seen_faces = 0;
   Clock::time_point last_analysis{};
+  Clock::time_point last_full{};  // the newest whole-frame face search submitted
 
   // Task thread (and flush-stop or stop, which run while the task does not).
   GstSegment out_segment{};
@@ -112,6 +118,8 @@ struct DetectState {
   std::atomic<uint64_t> frames_analysed{0};
   std::atomic<uint64_t> frames_skipped{0};
   std::atomic<uint64_t> faces_analysed{0};
+  std::atomic<uint64_t> detection_ns{0};
+  std::atomic<uint64_t> inference_ns{0};
 };
 
 }  // namespace dfd::gst::detect
@@ -203,16 +211,20 @@ gboolean start(GstDeepfakeDetect *self) {
   st.frames_analysed = 0;
   st.frames_skipped = 0;
   st.faces_analysed = 0;
-  st.worker =
-      std::make_unique<df::DetectionWorker>(*st.analyzer, st.lock, st.changed, st.frames_analysed);
+  st.detection_ns = 0;
+  st.inference_ns = 0;
+  st.worker = std::make_unique<df::DetectionWorker>(*st.analyzer, st.lock, st.changed,
+                                                    st.frames_analysed, st.detection_ns);
   st.applied_tracker_generation = s.tracker_generation;
   st.have_info = false;
   gst_segment_init(&st.in_segment, GST_FORMAT_UNDEFINED);
   gst_segment_init(&st.out_segment, GST_FORMAT_UNDEFINED);
   st.frame_index = 0;
-  st.infer_ms = 0;
+  st.face_ms = 0;
   st.seen_batches = 0;
+  st.seen_faces = 0;
   st.last_analysis = Clock::time_point{};
+  st.last_full = Clock::time_point{};
   {
     std::lock_guard<std::mutex> lock(st.lock);
     st.live_known = false;
@@ -289,6 +301,9 @@ bool apply_scores(GstDeepfakeDetect *self, const df::FrameJob &job, const df::Fr
     const std::vector<dfd::Prediction> &predictions = job.analysis.result.get();
     post_alerts(self, st.analyzer->apply(job.analysis, predictions), times, post);
     st.faces_analysed += predictions.size();
+    const dfd::BatcherStats stats = st.analyzer->batcher()->stats();
+    st.inference_ns =
+        static_cast<uint64_t>(stats.mean_ms_per_face * static_cast<double>(stats.faces) * 1e6);
   } catch (const std::exception &e) {
     GST_ELEMENT_ERROR(self, STREAM, FAILED, ("Deepfake inference failed."), ("%s", e.what()));
     return false;
@@ -489,24 +504,35 @@ const char *skip_reason(Skip skip) {
   return "";
 }
 
-// Whether a new frame's scores could come back within `budget_ms`: detection, the wait for a
-// partial batch, and the batches already queued ahead of it. Called with the lock held.
-bool fits_budget_locked(DetectState &st, const Settings &s, double budget_ms) {
+// How many faces of a new frame could have their scores back within `budget_ms`, after the
+// detection, the wait for a partial batch and the faces already queued ahead of them; at
+// least `wanted` when they all fit. Called with the lock held.
+int faces_within_budget_locked(DetectState &st, const Settings &s, double budget_ms, bool full,
+                               int wanted) {
   const dfd::BatcherStats stats = st.analyzer->batcher()->stats();
   if (stats.batches != st.seen_batches) {
+    // Per face, not per batch: a frame with four faces costs about four times one with one.
+    const double batch_faces = static_cast<double>(stats.faces - st.seen_faces) /
+                               static_cast<double>(stats.batches - st.seen_batches);
+    const double sample = stats.last_batch_ms / std::max(1.0, batch_faces);
+    st.face_ms = st.face_ms == 0 ? sample : 0.7 * st.face_ms + 0.3 * sample;
     st.seen_batches = stats.batches;
-    st.infer_ms =
-        st.infer_ms == 0 ? stats.last_batch_ms : 0.7 * st.infer_ms + 0.3 * stats.last_batch_ms;
+    st.seen_faces = stats.faces;
   }
   const double pending = static_cast<double>(st.worker->outstanding_faces_locked());
-  const double faces = std::max<double>(1.0, static_cast<double>(st.worker->recent_faces_locked()));
   const double batch = std::max(1, s.batch_size);
-  const double batching = pending + faces >= batch ? 0.0 : static_cast<double>(s.batch_timeout_ms);
-  const double batches = std::ceil((pending + faces) / batch);
-  const double need = st.worker->cost_ms_locked() + batching + batches * st.infer_ms;
-  GST_LOG("budget %.1f ms, need %.1f ms (detection %.1f, batching %.0f, %.0f batches of %.1f)",
-          budget_ms, need, st.worker->cost_ms_locked(), batching, batches, st.infer_ms);
-  return need <= budget_ms;
+  const double batching = pending + wanted >= batch ? 0.0 : static_cast<double>(s.batch_timeout_ms);
+  const double detection = st.worker->cost_ms_locked(full);
+  const double left = budget_ms - detection - batching - pending * st.face_ms;
+  const int fit = left < 0          ? 0
+                  : st.face_ms <= 0 ? wanted
+                                    : static_cast<int>(std::floor(left / st.face_ms));
+  GST_LOG(
+      "budget %.1f ms: %s detection %.1f, batching %.0f, %.0f faces ahead, %.1f ms per "
+      "face: %d of %d faces fit",
+      budget_ms, full ? "whole-frame" : "tracked", detection, batching, pending, st.face_ms,
+      std::min(fit, wanted), wanted);
+  return std::min(fit, wanted);
 }
 
 GstFlowReturn chain(GstPad *, GstObject *parent, GstBuffer *raw) {
@@ -584,13 +610,21 @@ GstFlowReturn chain(GstPad *, GstObject *parent, GstBuffer *raw) {
       if (behind > 0) budget_ms -= static_cast<double>(behind) / GST_MSECOND;
     }
     item.has_deadline = true;
-    item.deadline = arrival + std::chrono::microseconds(
-                                  static_cast<int64_t>(std::max(0.0, budget_ms) * 1000.0));
+    // Waking up and pushing take a few ms on a busy machine: the wait ends that much earlier.
+    item.deadline = arrival + std::chrono::microseconds(static_cast<int64_t>(
+                                  std::max(0.0, budget_ms - kPushSlackMs) * 1000.0));
   }
 
   const int64_t index = st.frame_index++;
   // Frames between two due ones (inference-interval) carry results forward; not "skipped".
   const bool due = index % std::max<guint>(1, s.inference_interval) == 0;
+  const guint detection_interval =
+      s.detection_interval > 0 ? s.detection_interval : (live ? kLiveDetectionInterval : 1);
+  bool full = due && st.analyzer->full_detection_due(index, static_cast<int>(detection_interval));
+  // Whether the frame waits (up to its deadline) for its scores, or leaves at once and its
+  // analysis updates the tracks when it is done.
+  bool hold = true;
+  int max_faces = 0;  // 0: every face that is due
   Skip skip = Skip::No;
   if (due && GST_CLOCK_TIME_IS_VALID(st.qos_earliest) && GST_CLOCK_TIME_IS_VALID(running_time) &&
       running_time <= st.qos_earliest) {
@@ -603,9 +637,31 @@ GstFlowReturn chain(GstPad *, GstObject *parent, GstBuffer *raw) {
     } else if (st.worker->busy_locked() > 0) {
       // Detecting the next frame as soon as the detector is free keeps pace with any source.
       skip = Skip::Busy;
-    } else if (arrival - st.last_analysis < kProbeInterval &&
-               !fits_budget_locked(st, s, budget_ms)) {
-      skip = Skip::Budget;
+    } else {
+      const int wanted =
+          std::max(1, static_cast<int>(std::min<size_t>(st.worker->recent_faces_locked(), 64)));
+      int fit = faces_within_budget_locked(st, s, budget_ms, full, wanted);
+      if (fit < 1 && full && st.analyzer->has_tracks() && arrival - st.last_full < kProbeInterval) {
+        // Follow the known faces now; the whole-frame search waits for a cheaper moment.
+        const int tracked_fit = faces_within_budget_locked(st, s, budget_ms, false, wanted);
+        if (tracked_fit >= 1) {
+          full = false;
+          fit = tracked_fit;
+        }
+      }
+      if (fit >= 1) {
+        // Of many faces, those that fit are scored now, the others on the next frames.
+        if (fit < wanted) max_faces = fit;
+      } else if (arrival - st.last_analysis >= kProbeInterval ||
+                 (full && arrival - st.last_full >= kProbeInterval)) {
+        // Analysed regardless, to keep the estimates current and new faces found, but not
+        // waited for: holding the frame would break the latency budget. One face (the one
+        // scored longest ago) keeps the model's backlog, which later frames wait behind, short.
+        hold = false;
+        max_faces = 1;
+      } else {
+        skip = Skip::Budget;
+      }
     }
   }
   if (due && skip != Skip::No) {
@@ -620,9 +676,16 @@ GstFlowReturn chain(GstPad *, GstObject *parent, GstBuffer *raw) {
     job->settings.explain = s.explain;
     job->settings.reclassify_interval = static_cast<int>(s.reclassify_interval);
     job->buffer.reset(gst_buffer_ref(buffer.get()));
+    job->settings.full_detection = full;
+    job->settings.max_faces = max_faces;
+    if (full) {
+      st.analyzer->full_detection_submitted(index);
+      st.last_full = arrival;
+    }
     st.worker->submit_locked(job);
     item.job = std::move(job);
     st.last_analysis = arrival;
+    if (!hold) item.deadline = arrival;
   }
   item.buffer = std::move(buffer);
   st.queue.push_back(std::move(item));
@@ -654,6 +717,21 @@ GstFlowReturn queue_event(GstDeepfakeDetect *self, GstEvent *raw) {
   return GST_FLOW_OK;
 }
 
+// Sticky events still queued at a flush (stream-start, caps, tags) hold for the frames after
+// it too, as a queue keeps them; segment and EOS do not. Called while the task is paused.
+std::vector<df::EventPtr> take_sticky_events(DetectState &st) {
+  std::vector<df::EventPtr> kept;
+  std::lock_guard<std::mutex> lock(st.lock);
+  for (QueueItem &item : st.queue) {
+    if (item.event && GST_EVENT_IS_STICKY(item.event.get()) &&
+        GST_EVENT_TYPE(item.event.get()) != GST_EVENT_SEGMENT &&
+        GST_EVENT_TYPE(item.event.get()) != GST_EVENT_EOS) {
+      kept.push_back(std::move(item.event));
+    }
+  }
+  return kept;
+}
+
 void set_flushing(DetectState &st) {
   std::lock_guard<std::mutex> lock(st.lock);
   st.flushing = true;
@@ -673,6 +751,7 @@ GstFlowReturn sink_event(GstPad *pad, GstObject *parent, GstEvent *event) {
       gst_pad_pause_task(self->srcpad);
       return GST_FLOW_OK;
     case GST_EVENT_FLUSH_STOP: {
+      std::vector<df::EventPtr> sticky = take_sticky_events(st);
       clear_in_flight(st);
       {
         // A detection still running would add pre-flush faces to the fresh tracks.
@@ -689,6 +768,8 @@ GstFlowReturn sink_event(GstPad *pad, GstObject *parent, GstEvent *event) {
         st.srcresult = GST_FLOW_OK;
       }
       gst_pad_push_event(self->srcpad, event);
+      // Only now: a flushing pad refuses them. They go out before the next frame.
+      for (const df::EventPtr &kept : sticky) gst_pad_store_sticky_event(self->srcpad, kept.get());
       gst_pad_start_task(self->srcpad, task_loop, self, nullptr);
       return GST_FLOW_OK;
     }
@@ -848,6 +929,12 @@ void get_property(GObject *object, guint id, GValue *value, GParamSpec *pspec) {
       return;
     case PROP_FACES_ANALYSED:
       g_value_set_uint64(value, st.faces_analysed.load());
+      return;
+    case PROP_DETECTION_TIME:
+      g_value_set_uint64(value, st.detection_ns.load());
+      return;
+    case PROP_INFERENCE_TIME:
+      g_value_set_uint64(value, st.inference_ns.load());
       return;
     default:
       break;

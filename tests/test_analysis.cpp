@@ -122,6 +122,33 @@ START_TEST(test_full_frame_coordinates_when_downscaled) {
 }
 END_TEST
 
+START_TEST(test_detect_near_follows_known_faces) {
+  // What the element does between whole-frame searches: look for each tracked face around its
+  // last box only. The face has moved since that box was found; it must still be found, in
+  // frame pixels, and nothing where the box holds no face.
+  cv::Point face_centre;
+  int face_size = 0;
+  const cv::Mat frame = composed_frame(&face_centre, &face_size);
+  const cv::Rect moved(face_centre.x - face_size / 2 + face_size / 6,
+                       face_centre.y - face_size / 2 - face_size / 8, face_size, face_size);
+  const cv::Rect empty_area(40, 400, face_size, face_size);
+  for (const dfd::DetectorKind kind : kKinds) {
+    auto detector = dfd::FaceDetector::create(options(kind, 640, 64));
+    const auto faces = detector->detect_near(frame, {moved});
+    ck_assert_msg(faces.size() == 1, "%s found %zu faces near the moved box", name(kind),
+                  faces.size());
+    assert_on_face(faces[0].box, face_centre, face_size, name(kind));
+
+    ck_assert_uint_eq(detector->detect_near(frame, {empty_area}).size(), 0);
+    ck_assert_uint_eq(detector->detect_near(frame, {}).size(), 0);
+    ck_assert_uint_eq(detector->detect_near(frame, {cv::Rect(5000, 5000, 100, 100)}).size(), 0);
+    // Two tracks on one face (one about to be dropped) report it once.
+    const auto both = detector->detect_near(frame, {moved, moved + cv::Point(8, 8)});
+    ck_assert_msg(both.size() == 1, "%s reported %zu faces for one", name(kind), both.size());
+  }
+}
+END_TEST
+
 START_TEST(test_min_face_size_limits_downscaling) {
   // max_width 320 alone would shrink the 220 px face to 55 px, under HOG's 80 px window. With
   // min_face_size 160 the detector must detect at 0.5 instead and still find it.
@@ -399,6 +426,7 @@ int main() {
   tcase_add_test(detector, test_detects_real_faces);
   tcase_add_test(detector, test_full_frame_coordinates_when_downscaled);
   tcase_add_test(detector, test_min_face_size_limits_downscaling);
+  tcase_add_test(detector, test_detect_near_follows_known_faces);
   tcase_add_test(detector, test_blank_frames_have_no_faces);
   tcase_add_test(detector, test_min_face_size_filters);
   tcase_add_test(detector, test_faces_sorted_by_area);

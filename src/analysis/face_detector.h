@@ -31,6 +31,14 @@ class FaceDetector {
   virtual ~FaceDetector() = default;
   // Boxes sorted by area, largest first (the seed's face index is its size rank).
   virtual std::vector<FaceBox> detect(const cv::Mat &gray) = 0;
+  // Searches only around `expected` boxes (faces found on an earlier frame): each in a window
+  // of twice its size, downscaled so that the face is a little over the detector's smallest
+  // size. A few milliseconds instead of a whole-frame scan, so a tracker can follow known faces
+  // on most frames and leave the search for new faces to a periodic detect(). Returns at most
+  // one face per expected box (the detection overlapping it most), no two the same face,
+  // sorted by area, largest first; min_face_size applies.
+  virtual std::vector<FaceBox> detect_near(const cv::Mat &gray,
+                                           const std::vector<cv::Rect> &expected) = 0;
 };
 
 }  // namespace dfd
