@@ -70,7 +70,7 @@ def generate_relevance(model, x):
     # with autograd the rollout's graph, tied to the retained one, was never freed (about
     # 1.1 GB lost per seed face, measured, gc.collect() notwithstanding).
     with torch.no_grad():
-        R = torch.eye(tokens, tokens)
+        R = torch.eye(tokens, tokens, device=x.device)
         for block in blocks:
             grad = block.attn.attn_gradients
             cam = block.attn.attention_map
@@ -92,14 +92,22 @@ def explain_single_pass(model, x):
     return torch.sigmoid(output), grid
 
 
+def synchronize(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def timed(fn, inputs, count, warmup, faces_per_call):
     """Run fn over inputs (cycling) `warmup` times, then time enough calls for `count` faces."""
+    device = inputs[0].device
     for i in range(warmup):
         fn(inputs[i % len(inputs)])
+    synchronize(device)
     calls = max(1, math.ceil(count / faces_per_call))
     start = time.perf_counter()
     for i in range(calls):
         fn(inputs[i % len(inputs)])
+    synchronize(device)
     seconds = time.perf_counter() - start
     return calls * faces_per_call / seconds
 
@@ -111,7 +119,9 @@ def main():
     parser.add_argument("--count", type=int, default=40, help="faces timed per mode (default 40)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed calls per mode first (default 3)")
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads (default 2)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
     args = parser.parse_args()
+    device = torch.device(args.device)
 
     torch.set_num_threads(args.threads)
     # Denormals would make timings meaningless (build-notes: 56 ms instead of 17 for B0).
@@ -122,12 +132,16 @@ def main():
         parser.error("no images found")
     model, config = rm.load_model(args.model)
     freeze_like_seed(model)
+    model.to(device)
 
     start = time.perf_counter()
     images = [rm.load_image(p, config) for p in files[:max(args.count, 8)]]
     preprocess_ms = 1000 * (time.perf_counter() - start) / len(images)
-    singles = [x.unsqueeze(0) for x in images]
-    batches = [torch.stack([images[(i + j) % len(images)] for j in range(8)]) for i in range(0, len(images), 8)]
+    singles = [x.unsqueeze(0).to(device) for x in images]
+    batches = [torch.stack([images[(i + j) % len(images)] for j in range(8)]).to(device)
+               for i in range(0, len(images), 8)]
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
 
     def classify(x):
         with torch.no_grad():
@@ -147,6 +161,8 @@ def main():
         "name": config["name"],
         "architecture": config["architecture"],
         "torch": torch.__version__,
+        "device": str(device),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "threads": torch.get_num_threads(),
         "flush_denormal": True,
         "glibc_tunables": os.environ.get("GLIBC_TUNABLES", ""),
@@ -157,6 +173,8 @@ def main():
         "faces_per_second": {k: round(v, 3) for k, v in fps.items()},
         "ms_per_face": {k: round(1000.0 / v, 2) for k, v in fps.items()},
     }
+    if device.type == "cuda":
+        result["peak_device_mib"] = round(torch.cuda.max_memory_allocated(device) / 1048576.0, 1)
     print(json.dumps(result))
 
 

@@ -1,6 +1,11 @@
 #include "engine.h"
 
+#include <ATen/autocast_mode.h>
 #include <ATen/detail/CUDAHooksInterface.h>
+#include <torch/version.h>
+#ifdef DFD_CUDA_MEMORY_STATS
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
 
 #include <malloc.h>
 #include <sys/stat.h>
@@ -8,6 +13,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 
@@ -67,6 +73,80 @@ void check_device(const std::string &device) {
   }
 }
 
+Precision parse_precision(const std::string &name) {
+  if (name == "fp32") return Precision::Float32;
+  if (name == "bf16") return Precision::BFloat16;
+  if (name == "fp16") return Precision::Float16;
+  throw std::invalid_argument("precision '" + name + "' is not one of fp32, bf16, fp16");
+}
+
+const char *precision_name(Precision precision) {
+  switch (precision) {
+    case Precision::BFloat16:
+      return "bf16";
+    case Precision::Float16:
+      return "fp16";
+    case Precision::Float32:
+      break;
+  }
+  return "fp32";
+}
+
+namespace {
+
+// Autocast for one device type for the lifetime of the object, restoring what was there (the
+// state is per thread; the batcher's thread runs every pass). LibTorch 2.4 replaced the
+// per-device functions of 1.x with ones that take the device type.
+class AutocastScope {
+ public:
+  AutocastScope(c10::DeviceType type, at::ScalarType dtype) : type_(type) {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    was_enabled_ = at::autocast::is_autocast_enabled(type);
+    was_dtype_ = at::autocast::get_autocast_dtype(type);
+    at::autocast::set_autocast_enabled(type, true);
+    at::autocast::set_autocast_dtype(type, dtype);
+#else
+    if (type == c10::DeviceType::CUDA) {
+      was_enabled_ = at::autocast::is_enabled();
+      was_dtype_ = at::autocast::get_autocast_gpu_dtype();
+      at::autocast::set_enabled(true);
+      at::autocast::set_autocast_gpu_dtype(dtype);
+    } else {
+      was_enabled_ = at::autocast::is_cpu_enabled();
+      was_dtype_ = at::autocast::get_autocast_cpu_dtype();
+      at::autocast::set_cpu_enabled(true);
+      at::autocast::set_autocast_cpu_dtype(dtype);
+    }
+#endif
+    at::autocast::increment_nesting();
+  }
+  ~AutocastScope() {
+    // Casts of the weights are cached while autocast is nested; the outermost exit frees them.
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    at::autocast::set_autocast_enabled(type_, was_enabled_);
+    at::autocast::set_autocast_dtype(type_, was_dtype_);
+#else
+    if (type_ == c10::DeviceType::CUDA) {
+      at::autocast::set_enabled(was_enabled_);
+      at::autocast::set_autocast_gpu_dtype(was_dtype_);
+    } else {
+      at::autocast::set_cpu_enabled(was_enabled_);
+      at::autocast::set_autocast_cpu_dtype(was_dtype_);
+    }
+#endif
+  }
+  AutocastScope(const AutocastScope &) = delete;
+  AutocastScope &operator=(const AutocastScope &) = delete;
+
+ private:
+  c10::DeviceType type_;
+  bool was_enabled_ = false;
+  at::ScalarType was_dtype_ = at::kFloat;
+};
+
+}  // namespace
+
 struct Engine::Impl {
   std::string model_path;
   std::string device_name;
@@ -74,9 +154,12 @@ struct Engine::Impl {
   torch::Device device{torch::kCPU};
   DeepfakeNet net{nullptr};
   size_t explain_chunk = 0;  // faces per explained pass that fit the memory budget
+  Precision precision = Precision::Float32;
+  bool pinned_memory = true;
   std::mutex mutex;
 
   void run(const torch::Tensor &bytes, bool explain, Prediction *out);
+  torch::Tensor input(const torch::Tensor &bytes) const;
 };
 
 Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -102,6 +185,11 @@ std::unique_ptr<Engine> Engine::load(const std::string &model_path, const Engine
   impl->device_name = options.device;
   impl->config = file.config();
   impl->device = parse_device(options.device);
+  impl->precision = options.precision;
+  impl->pinned_memory = options.pinned_memory;
+  if (options.precision == Precision::Float16 && impl->device.is_cpu()) {
+    throw std::invalid_argument("precision fp16 needs a CUDA device (on CPU use bf16 or fp32)");
+  }
   if (impl->device.is_cpu()) {
     const unsigned cores = std::thread::hardware_concurrency();
     const int threads = options.threads > 0 ? options.threads : static_cast<int>(cores ? cores : 1);
@@ -143,19 +231,33 @@ std::vector<Prediction> Engine::infer(const uint8_t *images, size_t count, bool 
   return out;
 }
 
+torch::Tensor Engine::Impl::input(const torch::Tensor &bytes) const {
+  if (device.is_cuda() && pinned_memory) {
+    // The caller's buffer is pageable: staged through page-locked memory, the copy to the GPU
+    // (non_blocking in images_to_input) is a DMA that overlaps the host's work. LibTorch
+    // caches page-locked blocks, so this does not allocate each pass.
+    return images_to_input(bytes.pin_memory(), config, device);
+  }
+  return images_to_input(bytes, config, device);
+}
+
 void Engine::Impl::run(const torch::Tensor &bytes, bool explain, Prediction *out) {
   torch::Tensor logits;
   torch::Tensor relevancy;
+  std::optional<AutocastScope> autocast;
+  if (precision != Precision::Float32) {
+    autocast.emplace(device.type(), precision == Precision::BFloat16 ? at::kBFloat16 : at::kHalf);
+  }
   if (!explain) {
     c10::InferenceMode guard;
-    logits = net->forward(images_to_input(bytes, config, device));
+    logits = net->forward(input(bytes));
   } else {
     torch::Tensor tokens;
     {
       // The backbone is frozen for explanation: relevancy needs gradients with respect to the
       // attention maps only, and those depend on the transformer alone.
       torch::NoGradGuard no_grad;
-      tokens = net->embed(net->features(images_to_input(bytes, config, device)));
+      tokens = net->embed(net->features(input(bytes)));
     }
     tokens.requires_grad_(true);
     std::vector<torch::Tensor> maps;
@@ -164,8 +266,15 @@ void Engine::Impl::run(const torch::Tensor &bytes, bool explain, Prediction *out
     // Samples are independent, so one backward pass from the sum gives each face the gradient
     // of its own raw logit.
     const std::vector<torch::Tensor> grads = torch::autograd::grad({logits.sum()}, maps);
+    autocast.reset();
     torch::NoGradGuard no_grad;
-    relevancy = relevancy_row0(maps, grads).to(torch::kCPU).contiguous();
+    // The rollout sums products over the blocks: in 32 bits whatever the forward used.
+    std::vector<torch::Tensor> maps32, grads32;
+    for (size_t k = 0; k < maps.size(); ++k) {
+      maps32.push_back(maps[k].to(torch::kFloat32));
+      grads32.push_back(grads[k].to(torch::kFloat32));
+    }
+    relevancy = relevancy_row0(maps32, grads32).to(torch::kCPU).contiguous();
     logits = logits.detach();
   }
   const torch::Tensor logits_cpu = logits.to(torch::kCPU, torch::kFloat32).contiguous();
@@ -184,6 +293,24 @@ void Engine::Impl::run(const torch::Tensor &bytes, bool explain, Prediction *out
       out[i].relevancy.values.assign(row, row + static_cast<size_t>(grid_w) * grid_h);
     }
   }
+}
+
+int64_t Engine::peak_device_memory() const {
+#ifdef DFD_CUDA_MEMORY_STATS
+  if (impl_->device.is_cuda()) {
+    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(impl_->device.index());
+    return stats.allocated_bytes[0].peak;  // index 0: StatType::AGGREGATE, all pools
+  }
+#endif
+  return -1;
+}
+
+void Engine::reset_peak_device_memory() {
+#ifdef DFD_CUDA_MEMORY_STATS
+  if (impl_->device.is_cuda()) {
+    c10::cuda::CUDACachingAllocator::resetPeakStats(impl_->device.index());
+  }
+#endif
 }
 
 static bool file_exists(const std::string &path) {

@@ -26,9 +26,24 @@ struct Prediction {
   RelevancyGrid relevancy;  // empty unless explain was requested
 };
 
+// Arithmetic of the forward pass. The reduced ones run it under LibTorch's autocast (matrix
+// products and convolutions in 16 bits, reductions and the relevancy rollout in 32), which
+// is what makes tensor cores pay on a GPU; the scores move slightly (bench_engine prints how
+// much against fp32).
+enum class Precision { Float32, BFloat16, Float16 };
+
+// "fp32", "bf16", "fp16"; std::invalid_argument otherwise.
+Precision parse_precision(const std::string &name);
+const char *precision_name(Precision precision);
+
 struct EngineOptions {
   std::string device = "cpu";  // "cpu", "cuda" or "cuda:N"
   int threads = 0;             // intra-op threads on CPU; 0 = one per core
+  // fp16 needs CUDA (LibTorch's CPU autocast is bf16 only): load throws otherwise.
+  Precision precision = Precision::Float32;
+  // CUDA: input bytes go through page-locked host memory, so that the copy to the GPU is an
+  // asynchronous DMA rather than a staged synchronous one.
+  bool pinned_memory = true;
   // Explaining keeps every block's attention map and its gradient alive at once: heads x T^2
   // floats each, 67 MB per block and face for the seed's 1025 tokens. Batches whose maps would
   // exceed this budget are explained in chunks that fit (spatial models never need to).
@@ -62,6 +77,12 @@ class Engine {
   // with `explain` one backward pass through the transformer only (in memory-budget chunks,
   // see EngineOptions). Thread-safe: calls from several threads are serialised.
   std::vector<Prediction> infer(const uint8_t *images, size_t count, bool explain);
+
+  // CUDA: the most memory LibTorch's allocator held for tensors on this engine's device since
+  // the last reset, in bytes; -1 on CPU or where this build cannot tell (only builds against
+  // a CUDA LibTorch through benchmarks/gpu/CMakeLists.txt read the allocator's statistics).
+  int64_t peak_device_memory() const;
+  void reset_peak_device_memory();
 
  private:
   struct Impl;
