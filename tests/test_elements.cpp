@@ -80,7 +80,7 @@ START_TEST(test_caps_every_format_odd_size) {
       GstBuffer *in = frame_from_bgr(noise_image(321, 241, 1), format, 0);
       const std::vector<uint8_t> before = bytes_of(in);
       ck_assert_int_eq(gst_harness_push(h, in), GST_FLOW_OK);
-      GstBuffer *out = gst_harness_pull(h);
+      GstBuffer *out = pull_frame(h);
       assert_nonnull(out);
       GstCaps *caps = gst_pad_get_current_caps(h->sinkpad);
       assert_nonnull(caps);
@@ -105,7 +105,7 @@ START_TEST(test_face_metadata) {
     GstBuffer *in = frame_from_bgr(bgr, format, 0);
     const std::vector<uint8_t> before = bytes_of(in);
     ck_assert_int_eq(gst_harness_push(h, in), GST_FLOW_OK);
-    GstBuffer *out = gst_harness_pull(h);
+    GstBuffer *out = pull_frame(h);
     assert_nonnull(out);
     ck_assert_msg(bytes_of(out) == before, "%s: pixels changed", format);
     ck_assert_uint_eq(roi_count(out), 1);
@@ -192,7 +192,7 @@ START_TEST(test_faceless_frames_identical) {
       ck_assert_int_eq(gst_harness_push(h, in), GST_FLOW_OK);
     }
     for (int i = 0; i < 4; ++i) {
-      GstBuffer *out = gst_harness_pull(h);
+      GstBuffer *out = pull_frame(h);
       assert_nonnull(out);
       ck_assert_uint_eq(GST_BUFFER_PTS(out), frame_pts(i));
       ck_assert_uint_eq(roi_count(out), 0);
@@ -219,7 +219,7 @@ START_TEST(test_messages) {
   for (int i = 0; i < frames; ++i) {
     ck_assert_int_eq(gst_harness_push(h, frame_from_bgr(bgr, "BGR", frame_pts(i))), GST_FLOW_OK);
   }
-  for (int i = 0; i < frames; ++i) gst_buffer_unref(gst_harness_pull(h));
+  for (int i = 0; i < frames; ++i) gst_buffer_unref(pull_frame(h));
 
   int frame_messages = 0, alerts = 0;
   while (GstMessage *message = gst_bus_pop_filtered(bus, GST_MESSAGE_ELEMENT)) {
@@ -291,7 +291,7 @@ START_TEST(test_eos_partial_batch) {
   // EOS is pushed after every frame: all of them are already there.
   ck_assert_uint_eq(gst_harness_buffers_in_queue(h), frames);
   for (int i = 0; i < frames; ++i) {
-    GstBuffer *out = gst_harness_pull(h);
+    GstBuffer *out = pull_frame(h);
     ck_assert_uint_eq(GST_BUFFER_PTS(out), frame_pts(i));
     // The noise frames are analysed too, and have no face.
     ck_assert_uint_eq(roi_count(out), i % 2 == 0 ? 1 : 0);
@@ -447,7 +447,7 @@ START_TEST(test_overlay_only_inside_boxes) {
     const GstVideoInfo info = video_info(format, bgr.cols, bgr.rows);
     GstHarness *detect = element_harness(make_detect(), info);
     ck_assert_int_eq(gst_harness_push(detect, frame_from_bgr(bgr, format, 0)), GST_FLOW_OK);
-    GstBuffer *annotated = gst_harness_pull(detect);
+    GstBuffer *annotated = pull_frame(detect);
     GstVideoRegionOfInterestMeta *roi = first_roi(annotated);
     assert_nonnull(roi);
     const cv::Rect box(static_cast<int>(roi->x), static_cast<int>(roi->y), static_cast<int>(roi->w),
@@ -459,7 +459,7 @@ START_TEST(test_overlay_only_inside_boxes) {
     GstHarness *h = element_harness(overlay, info);
     GstBuffer *reference = gst_buffer_copy_deep(annotated);
     ck_assert_int_eq(gst_harness_push(h, gst_buffer_ref(annotated)), GST_FLOW_OK);
-    GstBuffer *drawn = gst_harness_pull(h);
+    GstBuffer *drawn = pull_frame(h);
     check_changes_inside(info, reference, drawn, {box}, format);
     gst_buffer_unref(drawn);
     gst_harness_teardown(h);
@@ -468,7 +468,7 @@ START_TEST(test_overlay_only_inside_boxes) {
     GstHarness *labelled = gst_harness_new("deepfakeoverlay");
     gst_harness_set_src_caps_str(labelled, caps_string(info).c_str());
     ck_assert_int_eq(gst_harness_push(labelled, gst_buffer_ref(annotated)), GST_FLOW_OK);
-    drawn = gst_harness_pull(labelled);
+    drawn = pull_frame(labelled);
     const cv::Rect label_band(box.x - 2, std::max(0, box.y - 40), bgr.cols - box.x + 2, 40);
     check_changes_inside(info, reference, drawn, {box, label_band}, format);
     gst_buffer_unref(drawn);
@@ -485,7 +485,7 @@ START_TEST(test_overlay_only_inside_boxes) {
   gst_harness_set_src_caps_str(h, caps_string(info).c_str());
   GstBuffer *plain = frame_from_bgr(noise_image(64, 48, 5), "BGR", 0);
   ck_assert_int_eq(gst_harness_push(h, plain), GST_FLOW_OK);
-  GstBuffer *out = gst_harness_pull(h);
+  GstBuffer *out = pull_frame(h);
   ck_assert_ptr_eq(out, plain);
   gst_buffer_unref(out);
   gst_harness_teardown(h);
@@ -500,7 +500,7 @@ START_TEST(test_shared_model_instance) {
   const auto shared = [&](const char *name) {
     GstElement *detect = make_detect(name);
     g_object_set(detect, "model-instance-id", "shared-test", "batch-size", 2u, "batch-timeout",
-                 8000u, nullptr);
+                 static_cast<guint>(8000 * time_scale()), nullptr);
     return element_harness(detect, info);
   };
   GstHarness *a = shared("a");
@@ -508,11 +508,13 @@ START_TEST(test_shared_model_instance) {
   const auto start = std::chrono::steady_clock::now();
   ck_assert_int_eq(gst_harness_push(a, frame_from_bgr(bgr, "BGR", 0)), GST_FLOW_OK);
   ck_assert_int_eq(gst_harness_push(b, frame_from_bgr(bgr, "BGR", 0)), GST_FLOW_OK);
-  GstBuffer *out_a = gst_harness_pull(a);
-  GstBuffer *out_b = gst_harness_pull(b);
+  GstBuffer *out_a = pull_frame(a);
+  GstBuffer *out_b = pull_frame(b);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  ck_assert_msg(seconds < 6.0, "the two elements did not share a batch (%.1f s)", seconds);
+  // Well under the batch timeout: the batch was full, with one frame from each element.
+  ck_assert_msg(seconds < 6.0 * time_scale(), "the two elements did not share a batch (%.1f s)",
+                seconds);
   for (GstBuffer *out : {out_a, out_b}) {
     GstVideoRegionOfInterestMeta *roi = first_roi(out);
     assert_nonnull(roi);
@@ -546,19 +548,22 @@ START_TEST(test_live_latency_and_deadline) {
   // nothing known yet, and the analysis still reaches the track later.
   const gint64 start = g_get_monotonic_time();
   ck_assert_int_eq(gst_harness_push(h, frame_from_bgr(bgr, "BGR", 0)), GST_FLOW_OK);
-  GstBuffer *first = gst_harness_pull(h);
-  ck_assert_msg(g_get_monotonic_time() - start < G_USEC_PER_SEC / 2, "the live frame was held");
+  GstBuffer *first = pull_frame(h);
+  ck_assert_msg(g_get_monotonic_time() - start < G_USEC_PER_SEC / 2 * time_scale(),
+                "the live frame was held");
   ck_assert_uint_eq(roi_count(first), 0);
   gst_buffer_unref(first);
 
-  g_usleep(G_USEC_PER_SEC);
+  // Time for the late analysis to finish (it is applied when the next frame passes), and at
+  // least a second, so that the next frame is due for the once-a-second probe.
+  g_usleep(static_cast<gulong>(G_USEC_PER_SEC * time_scale()));
   for (int i = 1; i < 4; ++i) {
     ck_assert_int_eq(gst_harness_push(h, frame_from_bgr(bgr, "BGR", frame_pts(i))), GST_FLOW_OK);
   }
   // Each frame still comes out, in order, with the late face and score carried forward (the
   // first of these is analysed as the once-a-second probe, the others are skipped).
   for (int i = 1; i < 4; ++i) {
-    GstBuffer *out = gst_harness_pull(h);
+    GstBuffer *out = pull_frame(h);
     ck_assert_uint_eq(GST_BUFFER_PTS(out), frame_pts(i));
     GstVideoRegionOfInterestMeta *face = first_roi(out);
     assert_nonnull(face);
@@ -620,7 +625,7 @@ START_TEST(test_interval_and_caps_change) {
   }
   int first_id = 0;
   for (int i = 0; i < 4; ++i) {
-    GstBuffer *out = gst_harness_pull(h);
+    GstBuffer *out = pull_frame(h);
     ck_assert_uint_eq(roi_count(out), 1);
     if (i == 0) first_id = object_id(out);
     ck_assert_int_eq(object_id(out), first_id);
@@ -639,7 +644,7 @@ START_TEST(test_interval_and_caps_change) {
         GST_FLOW_OK);
   }
   for (int i = 4; i < 6; ++i) {
-    GstBuffer *out = gst_harness_pull(h);
+    GstBuffer *out = pull_frame(h);
     ck_assert_uint_eq(gst_buffer_get_size(out), GST_VIDEO_INFO_SIZE(&small_info));
     ck_assert_uint_eq(roi_count(out), 0);
     gst_buffer_unref(out);
@@ -656,7 +661,7 @@ START_TEST(test_interval_and_caps_change) {
     ck_assert_int_eq(gst_harness_push(h, frame_from_bgr(bgr, "BGR", frame_pts(i))), GST_FLOW_OK);
   }
   for (int i = 6; i < 8; ++i) {
-    GstBuffer *out = gst_harness_pull(h);
+    GstBuffer *out = pull_frame(h);
     ck_assert_uint_eq(roi_count(out), 1);
     ck_assert_int_gt(object_id(out), first_id);
     gst_buffer_unref(out);
