@@ -13,6 +13,7 @@
 #include "imaging/overlay.h"
 #include "imaging/preprocess.h"
 #include "tools/classification_metrics.h"
+#include "tools/command_line.h"
 #include "tools/seed_csv.h"
 
 // Last: check.h defines a fail() macro that breaks the standard headers.
@@ -453,6 +454,69 @@ START_TEST(test_csv_parsing) {
 }
 END_TEST
 
+// Every tool reads "--name value" and "--name=value" alike and names the option in its errors.
+START_TEST(test_command_line_options) {
+  using dfd::tools::UsageError;
+  char prog[] = "tool", batch[] = "--batch-size", eight[] = "8", inline_form[] = "--batch-size=8",
+       dangling[] = "--model";
+  {
+    char *argv[] = {prog, batch, eight};
+    int i = 1;
+    std::string arg = argv[i];
+    const auto inline_value = dfd::tools::split_inline_value(arg);
+    ck_assert(!inline_value);
+    ck_assert_str_eq(dfd::tools::option_value(arg, inline_value, i, 3, argv).c_str(), "8");
+    ck_assert_int_eq(i, 2);
+  }
+  {
+    char *argv[] = {prog, inline_form};
+    int i = 1;
+    std::string arg = argv[i];
+    const auto inline_value = dfd::tools::split_inline_value(arg);
+    ck_assert_str_eq(arg.c_str(), "--batch-size");
+    ck_assert_str_eq(dfd::tools::option_value(arg, inline_value, i, 2, argv).c_str(), "8");
+    ck_assert_int_eq(i, 1);
+  }
+  {
+    char *argv[] = {prog, dangling};
+    int i = 1;
+    std::string arg = argv[i];
+    bool thrown = false;
+    try {
+      dfd::tools::option_value(arg, dfd::tools::split_inline_value(arg), i, 2, argv);
+    } catch (const UsageError &e) {
+      thrown = std::string(e.what()).find("--model needs a value") != std::string::npos;
+    }
+    ck_assert(thrown);
+  }
+  // Only options split: a file name with '=' stays whole.
+  std::string positional = "frames=1.jpg";
+  ck_assert(!dfd::tools::split_inline_value(positional));
+  ck_assert_str_eq(positional.c_str(), "frames=1.jpg");
+
+  ck_assert_int_eq(dfd::tools::parse_integer("--jobs", "64", 1, 64), 64);
+  for (const char *bad : {"0", "65", "", "4x", "-1", "99999999999999999999"}) {
+    bool thrown = false;
+    try {
+      dfd::tools::parse_integer("--jobs", bad, 1, 64);
+    } catch (const UsageError &e) {
+      thrown = std::string(e.what()).find("--jobs needs an integer from 1 to 64") == 0;
+    }
+    ck_assert_msg(thrown, "'%s' accepted", bad);
+  }
+  ck_assert(dfd::tools::parse_number("--threshold", "0.55") == 0.55);
+  for (const char *bad : {"", "nan", "inf", "1e999", "0.5x"}) {
+    bool thrown = false;
+    try {
+      dfd::tools::parse_number("--threshold", bad);
+    } catch (const UsageError &) {
+      thrown = true;
+    }
+    ck_assert_msg(thrown, "'%s' accepted", bad);
+  }
+}
+END_TEST
+
 START_TEST(test_seed_sample_file) {
   const char *dir = std::getenv("DFD_BUILD_ROOT");
   const std::string path = std::string(dir ? dir : ".") + "/test-imaging-samples.csv";
@@ -505,6 +569,7 @@ int main() {
   tcase_add_test(tools, test_classification_metrics);
   tcase_add_test(tools, test_csv_parsing);
   tcase_add_test(tools, test_seed_sample_file);
+  tcase_add_test(tools, test_command_line_options);
   suite_add_tcase(suite, tools);
 
   SRunner *runner = srunner_create(suite);

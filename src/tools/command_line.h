@@ -1,9 +1,32 @@
 // What the command-line tools do with their own command line.
 #pragma once
 
+#include <climits>
+#include <optional>
+#include <stdexcept>
 #include <string>
 
 namespace dfd::tools {
+
+// A mistake in the command line: each tool prints it with a pointer to --help and exits with 2.
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Every tool takes an option's value as "--name value" or "--name=value". For the second form
+// this cuts `arg` down to "--name" and returns the value.
+std::optional<std::string> split_inline_value(std::string &arg);
+// The value of option `arg` at argv[i]: its inline value when it had one (see
+// split_inline_value), else the next argument, moving `i` past it.
+std::string option_value(const std::string &arg, const std::optional<std::string> &inline_value,
+                         int &i, int argc, char **argv);
+
+// `text` as an integer in [low, high], or a UsageError naming `flag`.
+long long parse_integer(const std::string &flag, const std::string &text, long long low,
+                        long long high = LLONG_MAX);
+// `text` as a finite number, or a UsageError naming `flag`.
+double parse_number(const std::string &flag, const std::string &text);
 
 // `arg` quoted for a POSIX shell, unchanged when it needs no quoting.
 std::string shell_quote(const std::string &arg);

@@ -136,10 +136,9 @@ and counted), 2 for bad arguments, a missing or empty input, an unusable model o
 1 for other failures (nothing could be scored, device, output).
 )";
 
-class UsageError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+using dfd::tools::parse_integer;
+using dfd::tools::parse_number;
+using dfd::tools::UsageError;
 
 struct VideoDir {
   std::string label;  // "real" or a fake method
@@ -178,25 +177,6 @@ struct Options {
   int roc_width = 800, roc_height = 640;
 };
 
-long long parse_integer(const std::string &flag, const std::string &text, long long low) {
-  long long value = 0;
-  const char *end = text.data() + text.size();
-  const auto [ptr, error] = std::from_chars(text.data(), end, value);
-  if (error != std::errc() || ptr != end || value < low) {
-    throw UsageError(flag + " needs an integer >= " + std::to_string(low) + ", got '" + text + "'");
-  }
-  return value;
-}
-
-double parse_number(const std::string &flag, const std::string &text) {
-  char *end = nullptr;
-  const double value = std::strtod(text.c_str(), &end);
-  if (text.empty() || *end != '\0' || !std::isfinite(value)) {
-    throw UsageError(flag + ": not a number: '" + text + "'");
-  }
-  return value;
-}
-
 Options parse_options(int argc, char **argv, bool &help) {
   Options o;
   static const std::set<std::string> kFlags = {"--self-blend", "--method-from-prefix",
@@ -215,15 +195,8 @@ Options parse_options(int argc, char **argv, bool &help) {
       if (arg == "--no-rollout") o.rollout = false;
       continue;
     }
-    std::string value;
-    const size_t equals = arg.find('=');
-    if (equals != std::string::npos) {
-      value = arg.substr(equals + 1);
-      arg.resize(equals);
-    } else {
-      if (i + 1 >= argc) throw UsageError(arg + " needs a value");
-      value = argv[++i];
-    }
+    const std::optional<std::string> inline_value = tools::split_inline_value(arg);
+    const std::string value = tools::option_value(arg, inline_value, i, argc, argv);
     if (arg == "--data") {
       o.data.push_back(value);
     } else if (arg == "--real") {

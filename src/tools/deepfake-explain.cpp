@@ -27,6 +27,7 @@
 #include "imaging/overlay.h"
 #include "imaging/preprocess.h"
 #include "tools/classification_metrics.h"
+#include "tools/command_line.h"
 #include "tools/seed_csv.h"
 
 namespace fs = std::filesystem;
@@ -64,10 +65,7 @@ Exit status: 0 on success, 2 for bad arguments, an unusable model or an unreadab
 CSV row (the other images are still processed), 1 for other failures (device, output).
 )";
 
-class UsageError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+using dfd::tools::UsageError;
 
 struct Options {
   std::optional<std::string> model;
@@ -81,24 +79,6 @@ struct Options {
   std::vector<std::string> inputs;
   bool help = false;
 };
-
-double parse_double(const std::string &name, const std::string &text) {
-  char *end = nullptr;
-  const double value = std::strtod(text.c_str(), &end);
-  if (text.empty() || *end != '\0' || !std::isfinite(value)) {
-    throw UsageError(name + ": not a number: '" + text + "'");
-  }
-  return value;
-}
-
-int parse_positive_int(const std::string &name, const std::string &text) {
-  int value = 0;
-  const auto result = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (result.ec != std::errc() || result.ptr != text.data() + text.size() || value <= 0) {
-    throw UsageError(name + ": expected a positive integer, got '" + text + "'");
-  }
-  return value;
-}
 
 Options parse_options(int argc, char **argv) {
   Options options;
@@ -122,28 +102,19 @@ Options parse_options(int argc, char **argv) {
       continue;
     }
     // Every other option takes a value, as "--name value" or "--name=value".
-    std::string value;
-    const size_t equals = arg.find('=');
-    const bool inline_value = equals != std::string::npos;
-    if (inline_value) {
-      value = arg.substr(equals + 1);
-      arg.resize(equals);
-    }
+    const std::optional<std::string> inline_value = dfd::tools::split_inline_value(arg);
     static const std::set<std::string> kValued = {
         "--model", "--device", "--batch-size", "--threshold", "--output", "--csv", "--images"};
     if (kValued.count(arg) == 0) throw UsageError("unknown option " + arg);
-    if (!inline_value) {
-      if (i + 1 >= argc) throw UsageError(arg + " needs a value");
-      value = argv[++i];
-    }
+    const std::string value = dfd::tools::option_value(arg, inline_value, i, argc, argv);
     if (arg == "--model") {
       options.model = value;
     } else if (arg == "--device") {
       options.device = value;
     } else if (arg == "--batch-size") {
-      options.batch_size = parse_positive_int(arg, value);
+      options.batch_size = static_cast<int>(dfd::tools::parse_integer(arg, value, 1, 1024));
     } else if (arg == "--threshold") {
-      options.threshold = parse_double(arg, value);
+      options.threshold = dfd::tools::parse_number(arg, value);
     } else if (arg == "--output") {
       options.output = value;
     } else if (arg == "--csv") {

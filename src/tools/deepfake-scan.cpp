@@ -87,10 +87,8 @@ Exit status (errors take precedence, as with grep):
   130  interrupted
 )";
 
-class UsageError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+using dfd::tools::parse_integer;
+using dfd::tools::UsageError;
 
 struct Options {
   std::vector<std::string> inputs;
@@ -100,18 +98,6 @@ struct Options {
   std::string jsonl, summary, annotate;
   bool quiet = false;
 };
-
-long long parse_integer(const std::string &flag, const std::string &text, long long low,
-                        long long high) {
-  long long value = 0;
-  const char *end = text.data() + text.size();
-  const auto [ptr, error] = std::from_chars(text.data(), end, value);
-  if (error != std::errc() || ptr != end || value < low || value > high) {
-    throw UsageError(flag + " needs an integer from " + std::to_string(low) + " to " +
-                     std::to_string(high) + ", got '" + text + "'");
-  }
-  return value;
-}
 
 Options parse_options(int argc, char **argv, bool &help) {
   Options o;
@@ -134,15 +120,8 @@ Options parse_options(int argc, char **argv, bool &help) {
       o.quiet = true;
       continue;
     }
-    std::string value;
-    const size_t equals = arg.find('=');
-    if (equals != std::string::npos) {
-      value = arg.substr(equals + 1);
-      arg.resize(equals);
-    } else {
-      if (i + 1 >= argc) throw UsageError(arg + " needs a value (see --help)");
-      value = argv[++i];
-    }
+    const std::optional<std::string> inline_value = dfd::tools::split_inline_value(arg);
+    const std::string value = dfd::tools::option_value(arg, inline_value, i, argc, argv);
     if (arg == "--model") {
       o.scan.model = value;
     } else if (arg == "--device") {

@@ -53,20 +53,7 @@ Exit status: 0 when the run finished or reached --max-steps, 130 when interrupte
 saved), 2 for bad arguments or config, 1 for other failures.
 )";
 
-class UsageError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-long long parse_count(const std::string &flag, const std::string &text, long long low) {
-  long long value = 0;
-  const char *end = text.data() + text.size();
-  const auto [ptr, error] = std::from_chars(text.data(), end, value);
-  if (error != std::errc() || ptr != end || value < low) {
-    throw UsageError(flag + " needs an integer >= " + std::to_string(low) + ", got '" + text + "'");
-  }
-  return value;
-}
+using dfd::tools::UsageError;
 
 }  // namespace
 
@@ -76,12 +63,13 @@ int main(int argc, char **argv) {
   dfd::training::RunOptions options;
   std::string config_path, init;
   try {
-    std::vector<std::string> args(argv + 1, argv + argc);
-    for (size_t i = 0; i < args.size(); ++i) {
-      const std::string &arg = args[i];
-      const auto value = [&]() -> const std::string & {
-        if (i + 1 >= args.size()) throw UsageError(arg + " needs a value");
-        return args[++i];
+    for (int i = 1; i < argc; ++i) {
+      std::string arg = argv[i];
+      const std::optional<std::string> inline_value = dfd::tools::split_inline_value(arg);
+      const auto value = [&] { return dfd::tools::option_value(arg, inline_value, i, argc, argv); };
+      const auto flag = [&] {
+        if (inline_value) throw UsageError(arg + " takes no value");
+        return true;
       };
       if (arg == "-h" || arg == "--help") {
         std::fputs(kUsage, stdout);
@@ -97,17 +85,17 @@ int main(int argc, char **argv) {
       } else if (arg == "--checkpoint-dir") {
         options.checkpoint_dir = value();
       } else if (arg == "--resume") {
-        options.resume = true;
+        options.resume = flag();
       } else if (arg == "--device") {
         options.device = value();
       } else if (arg == "--threads") {
-        options.threads = static_cast<int>(parse_count(arg, value(), 1));
+        options.threads = static_cast<int>(dfd::tools::parse_integer(arg, value(), 1));
       } else if (arg == "--no-prefetch") {
-        options.prefetch = false;
+        options.prefetch = !flag();
       } else if (arg == "--max-steps") {
-        options.max_steps = parse_count(arg, value(), 1);
+        options.max_steps = dfd::tools::parse_integer(arg, value(), 1);
       } else if (arg == "--validate-at-start") {
-        options.validate_at_start = true;
+        options.validate_at_start = flag();
       } else if (arg == "--landmark-cache") {
         options.landmark_cache = value();
       } else if (arg == "--init") {
