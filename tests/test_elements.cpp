@@ -268,6 +268,8 @@ START_TEST(test_messages) {
   g_object_get(detect, "frames-analysed", &analysed, "faces-analysed", &faces, nullptr);
   ck_assert_uint_eq(analysed, frames);
   ck_assert_uint_eq(faces, frames);
+  // Queued messages hold the element, which holds the bus: flushing breaks the cycle.
+  gst_bus_set_flushing(bus, TRUE);
   gst_harness_teardown(h);
   gst_object_unref(bus);
 }
@@ -500,7 +502,7 @@ START_TEST(test_shared_model_instance) {
   const auto shared = [&](const char *name) {
     GstElement *detect = make_detect(name);
     g_object_set(detect, "model-instance-id", "shared-test", "batch-size", 2u, "batch-timeout",
-                 static_cast<guint>(8000 * time_scale()), nullptr);
+                 10000u, nullptr);
     return element_harness(detect, info);
   };
   GstHarness *a = shared("a");
@@ -512,9 +514,12 @@ START_TEST(test_shared_model_instance) {
   GstBuffer *out_b = pull_frame(b);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  // Well under the batch timeout: the batch was full, with one frame from each element.
-  ck_assert_msg(seconds < 6.0 * time_scale(), "the two elements did not share a batch (%.1f s)",
-                seconds);
+  // Well under the 10 s batch timeout (the property's maximum): the batch was full, with one
+  // frame from each element. Under memcheck (time scale 50) one batch alone takes longer, so
+  // there only the outputs are checked.
+  if (time_scale() <= 4) {
+    ck_assert_msg(seconds < 7.5, "the two elements did not share a batch (%.1f s)", seconds);
+  }
   for (GstBuffer *out : {out_a, out_b}) {
     GstVideoRegionOfInterestMeta *roi = first_roi(out);
     assert_nonnull(roi);

@@ -1,5 +1,6 @@
 """Helpers shared by the live-pipeline tests: skipping, bounded subprocesses, free ports."""
 
+import ctypes
 import os
 import signal
 import socket
@@ -8,6 +9,9 @@ import sys
 import time
 
 SKIP = 77  # meson's "skipped" exit status
+# How much slower than a plain build this one runs (the sanitizer test setup sets 4): waits and
+# timing allowances are multiplied by it.
+TIME_SCALE = max(1.0, float(os.environ.get("DFD_TEST_TIME_SCALE", "1")))
 
 SOURCE_ROOT = os.environ.get(
     "DFD_SOURCE_ROOT", os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -57,9 +61,17 @@ def free_port(kind=socket.SOCK_STREAM):
         return s.getsockname()[1]
 
 
+def _die_with_test():
+    # A test that dies without its cleanup (a crash, a sanitizer abort) must not leave a server
+    # behind: it would hold the test's output pipe open, and meson would wait for it until the
+    # timeout. PR_SET_PDEATHSIG = 1.
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
+
+
 def start(args, **kwargs):
-    """Starts a process in its own process group, so that it and its children can be stopped."""
-    return subprocess.Popen(args, start_new_session=True, **kwargs)
+    """Starts a process in its own process group, so that it and its children can be stopped,
+    and that is signalled if the test process dies first."""
+    return subprocess.Popen(args, start_new_session=True, preexec_fn=_die_with_test, **kwargs)
 
 
 def stop(proc, sig=signal.SIGTERM, grace=15):

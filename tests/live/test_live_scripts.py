@@ -80,10 +80,10 @@ def main():
             alive = proc.poll() is None
             proc.send_signal(signal.SIGINT)  # the script exec'd gst-launch-1.0 -e
             try:
-                out, _ = proc.communicate(timeout=30)
+                out, _ = proc.communicate(timeout=30 * lt.TIME_SCALE)
             except subprocess.TimeoutExpired:
                 lt.stop(proc, signal.SIGKILL)
-                lt.fail(f"{name} did not stop within 30 s of Ctrl-C")
+                lt.fail(f"{name} did not stop within {30 * lt.TIME_SCALE:.0f} s of Ctrl-C")
             text = out.decode(errors="replace")
             outputs[name] = text
             msgs = messages(text)

@@ -29,7 +29,7 @@ gi.require_version("Gst", "1.0")
 from gi.repository import Gst  # noqa: E402
 
 SCRIPT = os.path.join(lt.PIPELINES, "monitor-mosaic.sh")
-RUN_TIMEOUT_S = 200
+RUN_TIMEOUT_S = 200 * lt.TIME_SCALE
 MESSAGE = re.compile(
     r'from element "detect(\d)" \(element\): deepfake, timestamp=\(guint64\)(\d+), '
     r"stream-time=\(guint64\)(\d+),.*frames-skipped=\(guint64\)(\d+)")
@@ -107,7 +107,7 @@ def run_script(env, strace_log, stop_when=None):
         while proc.poll() is None:
             if time.monotonic() - started > RUN_TIMEOUT_S:
                 lt.stop(proc, signal.SIGKILL)
-                lt.fail(f"monitor-mosaic.sh did not finish within {RUN_TIMEOUT_S} s")
+                lt.fail(f"monitor-mosaic.sh did not finish within {RUN_TIMEOUT_S:.0f} s")
             if stop_when is not None and stop_when():
                 lt.stop(proc, signal.SIGKILL)
                 break

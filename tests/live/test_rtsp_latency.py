@@ -27,13 +27,13 @@ RTSP_LATENCY_MS = 200
 DETECT_MAX_LATENCY_MS = 200
 WARMUP_S = 3.0
 MEASURE_S = 12.0
-FIRST_FRAME_TIMEOUT_S = 60.0
-# Allowances on a busy 2-core machine shared with other jobs.
-P95_MARGIN_MS = 100
+FIRST_FRAME_TIMEOUT_S = 60.0 * lt.TIME_SCALE
+# Allowances on a busy 2-core machine shared with other jobs (wider under sanitizers).
+P95_MARGIN_MS = 100 * lt.TIME_SCALE
 # The budget a user configures: jitter buffer + detector max-latency + decoding and slack.
-BUDGET_MARGIN_MS = 150
-MAX_MARGIN_MS = 1000
-MAX_GAP_S = 1.0
+BUDGET_MARGIN_MS = 150 * lt.TIME_SCALE
+MAX_MARGIN_MS = 1000 * lt.TIME_SCALE
+MAX_GAP_S = 1.0 * lt.TIME_SCALE
 
 
 def main():

@@ -94,14 +94,28 @@ void count_on(GstElement *element, const char *pad_name, std::atomic<guint64> *c
 
 // From the start of the clip again: a segment seek loops without a flush. The last one, to
 // drain, is a plain seek to the first millisecond, which ends in EOS after a frame or so.
+//
+// The first, flushing, seek goes to the pipeline (paused, so nothing else holds its state
+// lock). The others are pushed upstream from the overlay's sink pad instead: sending an event
+// to an element holds that element's state lock until a non-flushing seek has paused the
+// demuxer, which waits for a streaming thread that may itself wait for the sink to finish
+// prerolling, a state change that needs the same lock (seen as a hang under ASan, where a
+// stream's start-up can still be completing when the loop or drain seek comes).
 bool seek_to_start(Stream &stream, bool flush) {
   int flags = GST_SEEK_FLAG_ACCURATE;
   if (flush) flags |= GST_SEEK_FLAG_FLUSH;
   if (!stream.last_loop) flags |= GST_SEEK_FLAG_SEGMENT;
-  return gst_element_seek(stream.pipeline.get(), 1.0, GST_FORMAT_TIME,
-                          static_cast<GstSeekFlags>(flags), GST_SEEK_TYPE_SET, 0,
-                          stream.last_loop ? GST_SEEK_TYPE_SET : GST_SEEK_TYPE_NONE,
-                          stream.last_loop ? static_cast<gint64>(GST_MSECOND) : -1);
+  GstEvent *seek =
+      gst_event_new_seek(1.0, GST_FORMAT_TIME, static_cast<GstSeekFlags>(flags), GST_SEEK_TYPE_SET,
+                         0, stream.last_loop ? GST_SEEK_TYPE_SET : GST_SEEK_TYPE_NONE,
+                         stream.last_loop ? static_cast<gint64>(GST_MSECOND) : -1);
+  if (flush) return gst_element_send_event(stream.pipeline.get(), seek);
+  GstElement *overlay = gst_bin_get_by_name(GST_BIN(stream.pipeline.get()), "overlay");
+  GstPad *pad = gst_element_get_static_pad(overlay, "sink");
+  const bool sent = gst_pad_push_event(pad, seek);
+  gst_object_unref(pad);
+  gst_object_unref(overlay);
+  return sent;
 }
 
 void quit_when_done(Soak &soak) {
@@ -251,7 +265,7 @@ std::unique_ptr<Stream> make_stream(const Options &options, int index) {
   const std::string description =
       std::string("filesrc location=\"") + location +
       "\" ! qtdemux ! avdec_h264 ! videoconvert ! video/x-raw,format=I420 ! deepfakedetect "
-      "name=detect ! deepfakeoverlay ! fakesink sync=false";
+      "name=detect ! deepfakeoverlay name=overlay ! fakesink sync=false";
   g_free(location);
   GError *error = nullptr;
   stream->pipeline.reset(gst_parse_launch(description.c_str(), &error));
