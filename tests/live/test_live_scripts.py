@@ -22,7 +22,7 @@ import gi  # noqa: E402
 gi.require_version("Gst", "1.0")
 from gi.repository import Gst  # noqa: E402
 
-RUN_S = 20
+RUN_S = 20 * lt.TIME_SCALE
 MESSAGE = re.compile(r"\(element\): deepfake, timestamp=\(guint64\)(\d+), .*faces=(.*)$")
 
 
@@ -95,7 +95,7 @@ def main():
             lt.check(alive, f"{name} was still running after {RUN_S} s")
             lt.check(proc.returncode == 0 and "Execution ended" in text,
                      f"{name} stopped cleanly on Ctrl-C")
-            lt.check(len(msgs) >= 20 and sum(f for _, f in msgs) >= len(msgs) // 2,
+            lt.check(len(msgs) >= 20 / lt.TIME_SCALE and sum(f for _, f in msgs) >= len(msgs) // 2,
                      f"{name}: deepfake messages with the clip's face")
             lt.check(span >= RUN_S / 3, f"{name}: analysis went on through the run")
     finally:

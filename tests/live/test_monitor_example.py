@@ -32,7 +32,8 @@ SUMMARY = re.compile(
 
 
 def run(args, timeout=180):
-    proc = subprocess.run(EXAMPLE + args, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(EXAMPLE + args, capture_output=True, text=True,
+                          timeout=timeout * lt.TIME_SCALE)
     return proc.returncode, proc.stdout.splitlines(), proc.stderr
 
 
@@ -77,7 +78,7 @@ def main():
     first = lt.read_line(proc, 120)
     proc.send_signal(signal.SIGINT)
     try:
-        out, err = proc.communicate(timeout=60)
+        out, err = proc.communicate(timeout=60 * lt.TIME_SCALE)
     except subprocess.TimeoutExpired:
         lt.stop(proc, signal.SIGKILL)
         lt.fail("Ctrl-C did not end the example within 60 s")

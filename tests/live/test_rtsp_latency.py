@@ -163,8 +163,11 @@ def run(url):
     lt.check(len(warm) >= 0.6 * 30 * MEASURE_S,
              f"frames keep flowing: {len(warm)} in {MEASURE_S:.0f} s of a 30 fps stream")
     lt.check(max(gaps) <= MAX_GAP_S, f"no stall: largest gap {max(gaps) * 1000:.0f} ms")
-    lt.check(len(messages) >= 30 and sum(n > 0 for n in messages) >= len(messages) // 2,
-             "deepfake messages arrive, most with the clip's face")
+    # On a live source the element analyses what its budget allows and passes the rest on; a
+    # sanitized build analyses fewer frames in the same time.
+    lt.check(len(messages) >= 30 / lt.TIME_SCALE
+             and sum(n > 0 for n in messages) >= len(messages) // 2,
+             f"deepfake messages arrive ({len(messages)}), most with the clip's face")
 
 
 if __name__ == "__main__":
