@@ -31,13 +31,6 @@ void configure_cpu_runtime() {
       // activations in again (a 10x slowdown measured at batch 8). Keep them in the heap.
       mallopt(M_MMAP_MAX, 0);
       mallopt(M_TRIM_THRESHOLD, 1 << 30);
-      // With nothing handed back, each malloc arena keeps its own high-water mark, and glibc
-      // makes up to 8 arenas per core for the many streaming threads: a 4-stream soak grew
-      // by 8% in steps over 10 minutes as threads met new arenas, and stayed flat with 2.
-      // One arena per core keeps lock contention low (the threads mostly wait on each other).
-      if (std::getenv("MALLOC_ARENA_MAX") == nullptr) {
-        mallopt(M_ARENA_MAX, static_cast<int>(std::max(2u, std::thread::hardware_concurrency())));
-      }
     }
     // Untrained or calibrated weights can drive activations into denormals, which are ~50x
     // slower on x86; they carry no information for a classifier.
