@@ -28,6 +28,7 @@
 
 #include "core/batcher.h"
 #include "core/engine.h"
+#include "core/malloc_tuning.h"
 #include "detect_messages.h"
 #include "detect_settings.h"
 #include "detect_worker.h"
@@ -958,6 +959,9 @@ static void gst_deepfake_detect_class_init(GstDeepfakeDetectClass *klass) {
   GObjectClass *gobject_class = G_OBJECT_CLASS(klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS(klass);
   GST_DEBUG_CATEGORY_INIT(deepfake_detect_debug, "deepfakedetect", 0, "deepfake detection");
+  // Here rather than at the first model load: by then the other pipelines of a multi-stream
+  // process may already run, their threads tied to arenas beyond the limit.
+  dfd::tune_malloc_for_inference();
 
   gobject_class->set_property = set_property;
   gobject_class->get_property = get_property;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <dirent.h>
+#include <sys/resource.h>
 
 #include <cstdio>
 #include <cstring>
@@ -18,6 +19,9 @@ struct ProcStats {
   // "pool-<program>"): it spawns them for short jobs (gst_element_call_async) and retires them
   // after 15 s idle, on its own schedule.
   int pool_threads = -1;
+  // Pages the process faulted in without disk I/O since it started: memory handed back to
+  // the OS and taken again shows here long before it shows as speed.
+  long minor_faults = -1;
 };
 
 inline ProcStats proc_stats() {
@@ -45,6 +49,8 @@ inline ProcStats proc_stats() {
     }
     closedir(dir);
   }
+  rusage usage{};
+  if (getrusage(RUSAGE_SELF, &usage) == 0) stats.minor_faults = usage.ru_minflt;
   if (DIR *dir = opendir("/proc/self/fd")) {
     int count = 0;
     while (const dirent *entry = readdir(dir)) {

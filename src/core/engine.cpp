@@ -7,7 +7,6 @@
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
 
-#include <malloc.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -17,6 +16,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "malloc_tuning.h"
 #include "model_error.h"
 #include "model_file.h"
 #include "torch_model.h"
@@ -24,14 +24,9 @@
 namespace dfd {
 
 void configure_cpu_runtime() {
+  tune_malloc_for_inference();
   static std::once_flag once;
   std::call_once(once, [] {
-    if (std::getenv("DFD_KEEP_MALLOC_DEFAULTS") == nullptr) {
-      // glibc hands large freed blocks back to the OS, so every forward pass page-faults its
-      // activations in again (a 10x slowdown measured at batch 8). Keep them in the heap.
-      mallopt(M_MMAP_MAX, 0);
-      mallopt(M_TRIM_THRESHOLD, 1 << 30);
-    }
     // Untrained or calibrated weights can drive activations into denormals, which are ~50x
     // slower on x86; they carry no information for a classifier.
     at::globalContext().setFlushDenormal(true);

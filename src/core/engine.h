@@ -50,9 +50,9 @@ struct EngineOptions {
   size_t explain_memory_budget_mb = 3072;
 };
 
-// Process-wide CPU settings that decide speed on small machines: allocator thresholds so
-// freed activations are not returned to the OS between passes, and flushing denormals.
-// Idempotent; Engine::load calls it.
+// Process-wide CPU settings that decide speed on small machines: tune_malloc_for_inference
+// (malloc_tuning.h), and flushing denormals. Idempotent; Engine::load calls it, but processes
+// that start threads before loading a model should call tune_malloc_for_inference first.
 void configure_cpu_runtime();
 
 bool cuda_available();

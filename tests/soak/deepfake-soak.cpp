@@ -56,6 +56,7 @@ struct Stream {
 struct Sample {
   double at_s = 0;
   ProcStats stats;
+  guint64 frames_out = 0;  // over all streams
 };
 
 struct Soak {
@@ -173,7 +174,9 @@ gboolean on_tick(gpointer data) {
   Soak &soak = *static_cast<Soak *>(data);
   const double now = elapsed_s(soak);
   if (now >= soak.options.warmup_s && !soak.stopping) {
-    soak.samples.push_back({now, dfd::testing::proc_stats()});
+    guint64 frames_out = 0;
+    for (const auto &stream : soak.streams) frames_out += stream->frames_out.load();
+    soak.samples.push_back({now, dfd::testing::proc_stats(), frames_out});
     const Sample &s = soak.samples.back();
     std::printf("  %7.0f s  rss %8ld kB  fds %4d  threads %4d (+%d idle in GLib's pool)\n", s.at_s,
                 s.stats.rss_kb, s.stats.fds, working_threads(s.stats), s.stats.pool_threads);
@@ -394,6 +397,12 @@ int main(int argc, char **argv) {
     std::printf("| open fds | %d | %d | %d..%d |\n", first.fds, last.fds, fds_min, fds_max);
     std::printf("| threads (without idle pool workers) | %d | %d | %d..%d |\n",
                 working_threads(first), working_threads(last), threads_min, threads_max);
+    const guint64 frames = soak.samples.back().frames_out - soak.samples.front().frames_out;
+    const long faults = last.minor_faults - first.minor_faults;
+    std::printf("| minor page faults | %ld | %ld | %ld over %" G_GUINT64_FORMAT
+                " frames: %.0f per frame |\n",
+                first.minor_faults, last.minor_faults, faults, frames,
+                frames > 0 ? static_cast<double>(faults) / static_cast<double>(frames) : 0.0);
     std::printf("\nran %.0f s, %zu samples\n", ran_s, soak.samples.size());
     if (growth >= options.max_growth) {
       std::fprintf(stderr, "RSS grew by %.2f%% after the warm-up (limit %.0f%%)\n", 100 * growth,
