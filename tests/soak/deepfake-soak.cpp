@@ -400,7 +400,7 @@ int main(int argc, char **argv) {
     const guint64 frames = soak.samples.back().frames_out - soak.samples.front().frames_out;
     const long faults = last.minor_faults - first.minor_faults;
     std::printf("| minor page faults | %ld | %ld | %ld over %" G_GUINT64_FORMAT
-                " frames: %.0f per frame |\n",
+                " frames: %.2f per frame |\n",
                 first.minor_faults, last.minor_faults, faults, frames,
                 frames > 0 ? static_cast<double>(faults) / static_cast<double>(frames) : 0.0);
     std::printf("\nran %.0f s, %zu samples\n", ran_s, soak.samples.size());
