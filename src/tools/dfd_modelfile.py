@@ -44,8 +44,10 @@ def _as_float32_array(name, value):
     return np.ascontiguousarray(array, dtype="<f4")
 
 
-def write_safetensors(path, tensors, metadata=None):
+def write_safetensors(path, tensors, metadata=None, keep_dtypes=False):
     """Write float32 tensors (name -> numpy array or torch tensor), data in the given order.
+    With keep_dtypes, numpy arrays of another safetensors dtype (float16, float64, ...) are
+    written as they are instead (the test goldens store float16 and float64 values).
 
     The header is padded with spaces to a multiple of 8 so the data section stays aligned
     for readers that map the file. Written to a temporary file and renamed, so an
@@ -63,8 +65,15 @@ def write_safetensors(path, tensors, metadata=None):
     for name, value in tensors.items():
         if name == "__metadata__":
             raise ModelFileError("'__metadata__' is not a tensor name")
-        array = _as_float32_array(name, value)
-        header[name] = {"dtype": "F32", "shape": list(array.shape),
+        dtype = "F32"
+        if keep_dtypes and isinstance(value, np.ndarray) and value.dtype != np.float32:
+            dtype = next((k for k, v in _DTYPES.items() if v == value.dtype.newbyteorder("<")), None)
+            if dtype is None:
+                raise ModelFileError(f"tensor {name!r}: no safetensors dtype for {value.dtype}")
+            array = np.ascontiguousarray(value, dtype=_DTYPES[dtype])
+        else:
+            array = _as_float32_array(name, value)
+        header[name] = {"dtype": dtype, "shape": list(array.shape),
                         "data_offsets": [offset, offset + array.nbytes]}
         offset += array.nbytes
         arrays.append(array)
