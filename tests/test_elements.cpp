@@ -391,10 +391,14 @@ START_TEST(test_bad_model_is_an_error) {
   g_object_set(corrupt, "model", g_corrupt_model.c_str(), nullptr);
   expect_start_error(corrupt, "corrupt model");
 
+  GstElement *cuda = gst_element_factory_make("deepfakedetect", nullptr);
   if (!dfd::cuda_available()) {
-    GstElement *cuda = gst_element_factory_make("deepfakedetect", nullptr);
     g_object_set(cuda, "model", g_model.c_str(), "device", "cuda", nullptr);
     expect_start_error(cuda, "cuda on a CPU-only build");
+  } else {
+    // A GPU host: a device that is not there is still refused, and says how many there are.
+    g_object_set(cuda, "model", g_model.c_str(), "device", "cuda:63", nullptr);
+    expect_start_error(cuda, "cuda:63", "visible");
   }
   GstElement *bad_device = gst_element_factory_make("deepfakedetect", nullptr);
   g_object_set(bad_device, "model", g_model.c_str(), "device", "tpu:3", nullptr);

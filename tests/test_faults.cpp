@@ -632,14 +632,42 @@ START_TEST(test_broken_model_files) {
 }
 END_TEST
 
-START_TEST(test_cuda_on_cpu_build) {
-  if (dfd::cuda_available()) return;  // a GPU is there: nothing to refuse
-  for (const char *device : {"cuda", "cuda:0", "cuda:3"}) {
-    GstElement *detect = gst_element_factory_make("deepfakedetect", nullptr);
-    g_object_set(detect, "model", g_model.c_str(), "device", device, nullptr);
-    // Either this LibTorch has no CUDA, or it sees no GPU: both say so, naming CUDA.
-    expect_start_error(detect, device, "CUDA");
+// The newest fake probability deepfakedetect on `device` gives the face of `face`.
+static double score_on(const char *device, const cv::Mat &face) {
+  GstElement *detect = make_detect_with(g_model);
+  g_object_set(detect, "device", device, "batch-size", 1u, nullptr);
+  GstHarness *h = element_harness(detect, video_info("BGR", face.cols, face.rows));
+  ck_assert_int_eq(gst_harness_push(h, frame_from_bgr(face, "BGR", 0)), GST_FLOW_OK);
+  GstBuffer *out = pull_frame(h);
+  assert_nonnull(out);
+  GstVideoRegionOfInterestMeta *roi = first_roi(out);
+  assert_nonnull(roi);
+  const double p =
+      double_field(gst_video_region_of_interest_meta_get_param(roi, "deepfake"), "confidence");
+  gst_buffer_unref(out);
+  gst_harness_teardown(h);
+  return p;
+}
+
+START_TEST(test_cuda_devices) {
+  if (!dfd::cuda_available()) {
+    for (const char *device : {"cuda", "cuda:0", "cuda:3"}) {
+      GstElement *detect = gst_element_factory_make("deepfakedetect", nullptr);
+      g_object_set(detect, "model", g_model.c_str(), "device", device, nullptr);
+      // Either this LibTorch has no CUDA, or it sees no GPU: both say so, naming CUDA.
+      expect_start_error(detect, device, "CUDA");
+    }
+    return;
   }
+  // A GPU host: the element runs there and scores the face as on the CPU (cuDNN may use TF32
+  // for convolutions: 1e-2 in probability), and a device that is not there is refused.
+  const cv::Mat face = face_image();
+  const double cpu = score_on("cpu", face), gpu = score_on("cuda", face);
+  std::printf("the face on cpu %.6f, on cuda %.6f\n", cpu, gpu);
+  ck_assert_msg(std::fabs(cpu - gpu) <= 1e-2, "cpu %.6f, cuda %.6f", cpu, gpu);
+  GstElement *detect = gst_element_factory_make("deepfakedetect", nullptr);
+  g_object_set(detect, "model", g_model.c_str(), "device", "cuda:63", nullptr);
+  expect_start_error(detect, "cuda:63", "visible");
 }
 END_TEST
 
@@ -777,7 +805,7 @@ static Suite *faults_suite() {
   tcase_add_test(tc, test_4k_frames);
   tcase_add_test(tc, test_fifty_faces);
   tcase_add_test(tc, test_broken_model_files);
-  tcase_add_test(tc, test_cuda_on_cpu_build);
+  tcase_add_test(tc, test_cuda_devices);
   tcase_add_test(tc, test_many_state_cycles);
   tcase_add_test(tc, test_teardown_in_flight);
   suite_add_tcase(s, tc);

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -26,14 +27,10 @@ namespace {
 
 constexpr double kTolerance = 1e-4;
 
+std::string g_dir;  // expanded models, removed at the end
+
 std::string temp_model(const std::string &name) {
-  static std::string dir;
-  if (dir.empty()) {
-    char templ[] = "/tmp/dfd-test-golden-XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(templ));
-    dir = templ;
-  }
-  return dir + "/" + name + ".safetensors";
+  return g_dir + "/" + name + ".safetensors";
 }
 
 struct Golden {
@@ -144,6 +141,12 @@ START_TEST(test_generator_test_vectors) {
 END_TEST
 
 int main() {
+  char templ[] = "/tmp/dfd-test-golden-XXXXXX";
+  if (mkdtemp(templ) == nullptr) {
+    std::perror("mkdtemp");
+    return 1;
+  }
+  g_dir = templ;
   Suite *suite = suite_create("golden");
   TCase *tc = tcase_create("golden");
   tcase_set_timeout(tc, 300);
@@ -155,5 +158,7 @@ int main() {
   srunner_run_all(runner, CK_VERBOSE);
   const int failed = srunner_ntests_failed(runner);
   srunner_free(runner);
+  for (const char *name : {"lite0", "seed"}) std::remove(temp_model(name).c_str());
+  rmdir(g_dir.c_str());
   return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
