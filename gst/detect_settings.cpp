@@ -184,6 +184,19 @@ void install_properties(GObjectClass *klass) {
                           "as of the newest scores pushed (with a shared model-instance-id: "
                           "all sharing elements' batches)",
                           0, G_MAXUINT64, 0, kCounterFlags));
+  g_object_class_install_property(
+      klass, PROP_BATCHES,
+      g_param_spec_uint64("batches", "Batches",
+                          "Model passes run since the model instance was created, as of the "
+                          "newest scores pushed (with a shared model-instance-id: all sharing "
+                          "elements' batches)",
+                          0, G_MAXUINT64, 0, kCounterFlags));
+  g_object_class_install_property(
+      klass, PROP_BATCHED_FACES,
+      g_param_spec_uint64("batched-faces", "Batched faces",
+                          "Faces in those model passes (with a shared model-instance-id: all "
+                          "sharing elements' faces; faces-analysed counts this element's)",
+                          0, G_MAXUINT64, 0, kCounterFlags));
 }
 
 bool set_setting(Settings &s, guint id, const GValue *value) {

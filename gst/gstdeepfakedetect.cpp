@@ -121,6 +121,8 @@ struct DetectState {
   std::atomic<uint64_t> faces_analysed{0};
   std::atomic<uint64_t> detection_ns{0};
   std::atomic<uint64_t> inference_ns{0};
+  std::atomic<uint64_t> batches{0};
+  std::atomic<uint64_t> batched_faces{0};
 };
 
 }  // namespace dfd::gst::detect
@@ -214,6 +216,8 @@ gboolean start(GstDeepfakeDetect *self) {
   st.faces_analysed = 0;
   st.detection_ns = 0;
   st.inference_ns = 0;
+  st.batches = 0;
+  st.batched_faces = 0;
   st.worker = std::make_unique<df::DetectionWorker>(*st.analyzer, st.lock, st.changed,
                                                     st.frames_analysed, st.detection_ns);
   st.applied_tracker_generation = s.tracker_generation;
@@ -305,6 +309,8 @@ bool apply_scores(GstDeepfakeDetect *self, const df::FrameJob &job, const df::Fr
     const dfd::BatcherStats stats = st.analyzer->batcher()->stats();
     st.inference_ns =
         static_cast<uint64_t>(stats.mean_ms_per_face * static_cast<double>(stats.faces) * 1e6);
+    st.batches = stats.batches;
+    st.batched_faces = stats.faces;
   } catch (const std::exception &e) {
     GST_ELEMENT_ERROR(self, STREAM, FAILED, ("Deepfake inference failed."), ("%s", e.what()));
     return false;
@@ -936,6 +942,12 @@ void get_property(GObject *object, guint id, GValue *value, GParamSpec *pspec) {
       return;
     case PROP_INFERENCE_TIME:
       g_value_set_uint64(value, st.inference_ns.load());
+      return;
+    case PROP_BATCHES:
+      g_value_set_uint64(value, st.batches.load());
+      return;
+    case PROP_BATCHED_FACES:
+      g_value_set_uint64(value, st.batched_faces.load());
       return;
     default:
       break;

@@ -32,6 +32,14 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr size_t kFaceBytes = 224 * 224 * 3;
 
+// How much slower than a plain build this one runs (DFD_TEST_TIME_SCALE: 4 under the
+// sanitizers, 50 under memcheck): waits for something to happen are multiplied by it.
+double time_scale() {
+  const char *text = std::getenv("DFD_TEST_TIME_SCALE");
+  const double scale = text != nullptr ? std::atof(text) : 1.0;
+  return scale >= 1.0 ? scale : 1.0;
+}
+
 std::string temp_path(const std::string &name) {
   static std::string dir;
   if (dir.empty()) {
@@ -99,7 +107,8 @@ START_TEST(test_groups_requests_from_threads) {
   go.notify_all();
   for (auto &p : producers) p.join();
   for (auto &f : futures) {
-    ck_assert(f.wait_for(std::chrono::seconds(120)) == std::future_status::ready);
+    ck_assert(f.wait_for(std::chrono::seconds(static_cast<int64_t>(120 * time_scale()))) ==
+              std::future_status::ready);
     ck_assert_uint_eq(f.get().size(), 1);
   }
   const dfd::BatcherStats stats = batcher->stats();
@@ -112,19 +121,23 @@ END_TEST
 
 START_TEST(test_partial_batch_runs_after_timeout) {
   auto batcher = dfd::Batcher::acquire("", model_path(), {}, batch_options(8, 300));
-  // Warm-up so the measured wait is the timeout, not the first pass's allocations.
   batcher->submit(random_faces(8, 1), 8, false).get();
+  ck_assert_uint_eq(batcher->stats().batches, 1);
   const auto start = Clock::now();
   auto future = batcher->submit(random_faces(1, 2), 1, false);
+  // Before its timeout the lone face is not run: no batch formed, the future still pending
+  // (a loaded machine can only make this later, never earlier).
   ck_assert(future.wait_for(std::chrono::milliseconds(200)) == std::future_status::timeout);
-  ck_assert(future.wait_for(std::chrono::seconds(60)) == std::future_status::ready);
+  ck_assert_uint_eq(batcher->stats().batches, 1);
+  // Then the timeout alone runs it: nothing else will ever fill this batch.
+  ck_assert(future.wait_for(std::chrono::seconds(static_cast<int64_t>(60 * time_scale()))) ==
+            std::future_status::ready);
   const double waited = ms_since(start);
-  const double infer_ms = batcher->stats().last_batch_ms;
   ck_assert_uint_eq(future.get().size(), 1);
   ck_assert_msg(waited >= 295.0, "partial batch ran after %.0f ms, before its timeout", waited);
-  ck_assert_msg(waited <= 300.0 + infer_ms + 500.0,
-                "partial batch took %.0f ms (timeout 300, inference %.0f)", waited, infer_ms);
-  ck_assert_uint_eq(batcher->stats().batches, 2);
+  const dfd::BatcherStats stats = batcher->stats();
+  ck_assert_uint_eq(stats.batches, 2);
+  ck_assert_uint_eq(stats.faces, 9);
 }
 END_TEST
 

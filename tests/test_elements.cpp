@@ -391,10 +391,14 @@ START_TEST(test_bad_model_is_an_error) {
   g_object_set(corrupt, "model", g_corrupt_model.c_str(), nullptr);
   expect_start_error(corrupt, "corrupt model");
 
+  GstElement *cuda = gst_element_factory_make("deepfakedetect", nullptr);
   if (!dfd::cuda_available()) {
-    GstElement *cuda = gst_element_factory_make("deepfakedetect", nullptr);
     g_object_set(cuda, "model", g_model.c_str(), "device", "cuda", nullptr);
     expect_start_error(cuda, "cuda on a CPU-only build");
+  } else {
+    // A GPU host: a device that is not there is still refused, and says how many there are.
+    g_object_set(cuda, "model", g_model.c_str(), "device", "cuda:63", nullptr);
+    expect_start_error(cuda, "cuda:63", "visible");
   }
   GstElement *bad_device = gst_element_factory_make("deepfakedetect", nullptr);
   g_object_set(bad_device, "model", g_model.c_str(), "device", "tpu:3", nullptr);
@@ -497,7 +501,7 @@ END_TEST
 START_TEST(test_shared_model_instance) {
   const cv::Mat bgr = face_image();
   const GstVideoInfo info = video_info("BGR", bgr.cols, bgr.rows);
-  // A batch of two with a long timeout: each element alone would wait 8 s for its batch; with
+  // A batch of two with a long timeout: each element alone would wait 10 s for its batch; with
   // one shared instance, their two faces make one full batch at once.
   const auto shared = [&](const char *name) {
     GstElement *detect = make_detect(name);
@@ -507,18 +511,22 @@ START_TEST(test_shared_model_instance) {
   };
   GstHarness *a = shared("a");
   GstHarness *b = shared("b");
-  const auto start = std::chrono::steady_clock::now();
   ck_assert_int_eq(gst_harness_push(a, frame_from_bgr(bgr, "BGR", 0)), GST_FLOW_OK);
   ck_assert_int_eq(gst_harness_push(b, frame_from_bgr(bgr, "BGR", 0)), GST_FLOW_OK);
   GstBuffer *out_a = pull_frame(a);
   GstBuffer *out_b = pull_frame(b);
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  // Well under the 10 s batch timeout (the property's maximum): the batch was full, with one
-  // frame from each element. Under memcheck (time scale 50) one batch alone takes longer, so
-  // there only the outputs are checked.
-  if (time_scale() <= 4) {
-    ck_assert_msg(seconds < 7.5, "the two elements did not share a batch (%.1f s)", seconds);
+  assert_nonnull(out_a);
+  assert_nonnull(out_b);
+  // One model pass scored both elements' faces. (Separate instances would each have run a
+  // pass of one face, after the batch timeout.)
+  for (GstHarness *h : {a, b}) {
+    guint64 batches = 0, batched = 0, own = 0;
+    g_object_get(h->element, "batches", &batches, "batched-faces", &batched, "faces-analysed", &own,
+                 nullptr);
+    ck_assert_msg(batches == 1 && batched == 2 && own == 1,
+                  "%s: %" G_GUINT64_FORMAT " batches of %" G_GUINT64_FORMAT
+                  " faces, %" G_GUINT64_FORMAT " its own",
+                  GST_ELEMENT_NAME(h->element), batches, batched, own);
   }
   for (GstBuffer *out : {out_a, out_b}) {
     GstVideoRegionOfInterestMeta *roi = first_roi(out);
@@ -550,30 +558,33 @@ START_TEST(test_live_latency_and_deadline) {
   ck_assert_uint_eq(gst_harness_query_latency(h), 11 * GST_MSECOND);
 
   // A budget of 1 ms cannot hold detection and a model pass: the frame leaves at once, with
-  // nothing known yet, and the analysis still reaches the track later.
+  // nothing known yet (no face on it, so it was not held for one), and the analysis still
+  // reaches the track later. The deadline is the promise the budget makes, widened for a
+  // loaded machine: a frame held for its analysis would carry its face.
   const gint64 start = g_get_monotonic_time();
   ck_assert_int_eq(gst_harness_push(h, frame_from_bgr(bgr, "BGR", 0)), GST_FLOW_OK);
   GstBuffer *first = pull_frame(h);
-  ck_assert_msg(g_get_monotonic_time() - start < G_USEC_PER_SEC / 2 * time_scale(),
+  ck_assert_msg(g_get_monotonic_time() - start < 2 * G_USEC_PER_SEC * time_scale(),
                 "the live frame was held");
   ck_assert_uint_eq(roi_count(first), 0);
   gst_buffer_unref(first);
 
-  // Time for the late analysis to finish (it is applied when the next frame passes), and at
-  // least a second, so that the next frame is due for the once-a-second probe.
-  g_usleep(static_cast<gulong>(G_USEC_PER_SEC * time_scale()));
-  for (int i = 1; i < 4; ++i) {
+  // Frames keep passing, each at once and in order, and the late analysis is applied when a
+  // later frame passes: from then on the frames carry the face and its score. (At least one
+  // frame is skipped meanwhile: detection and the model are still busy with frame 0.)
+  const gint64 give_up = g_get_monotonic_time() + 120 * G_USEC_PER_SEC * time_scale();
+  bool scored = false;
+  for (int i = 1; !scored; ++i) {
+    ck_assert_msg(g_get_monotonic_time() < give_up, "the late score never reached a frame");
+    g_usleep(40000);  // a 25 fps source
     ck_assert_int_eq(gst_harness_push(h, frame_from_bgr(bgr, "BGR", frame_pts(i))), GST_FLOW_OK);
-  }
-  // Each frame still comes out, in order, with the late face and score carried forward (the
-  // first of these is analysed as the once-a-second probe, the others are skipped).
-  for (int i = 1; i < 4; ++i) {
     GstBuffer *out = pull_frame(h);
+    assert_nonnull(out);
     ck_assert_uint_eq(GST_BUFFER_PTS(out), frame_pts(i));
-    GstVideoRegionOfInterestMeta *face = first_roi(out);
-    assert_nonnull(face);
-    ck_assert(string_field(gst_video_region_of_interest_meta_get_param(face, "deepfake"),
-                           "label") != "unknown");
+    if (GstVideoRegionOfInterestMeta *face = first_roi(out)) {
+      scored = string_field(gst_video_region_of_interest_meta_get_param(face, "deepfake"),
+                            "label") != "unknown";
+    }
     gst_buffer_unref(out);
   }
   guint64 skipped = 0;

@@ -8,8 +8,10 @@
 #include <random>
 #include <string>
 
+#include "core/efficientnet_lite0.h"
 #include "core/engine.h"
 #include "core/model_error.h"
+#include "core/model_file.h"
 #include "core/model_layout.h"
 #include "core/torch_model.h"
 #include "random_model.h"
@@ -107,6 +109,25 @@ START_TEST(test_lite0_backbone_config) {
     ck_abort_msg("a seed model with a Lite0 backbone was accepted");
   } catch (const dfd::ModelError &e) {
     ck_assert_ptr_nonnull(strstr(e.what(), "backbone"));
+  }
+}
+END_TEST
+
+START_TEST(test_shipped_model_input) {
+  // A Lite0 backbone only works on the input its ImageNet weights were trained with
+  // (models/backbones/README.md): RGB, (v - 127) / 128. The shipped file's config must say so,
+  // whatever the model behind it.
+  const char *root = std::getenv("DFD_SOURCE_ROOT");
+  ck_assert_msg(root != nullptr, "DFD_SOURCE_ROOT is not set");
+  const dfd::ModelFile file =
+      dfd::ModelFile::open(std::string(root) + "/models/deepfake-spatial.safetensors");
+  const dfd::ModelConfig &c = file.config();
+  if (c.backbone != "efficientnet-lite0") return;
+  namespace lite0 = dfd::efficientnet_lite0;
+  ck_assert(c.color_order == dfd::ColorOrder::RGB);
+  for (int k = 0; k < 3; ++k) {
+    ck_assert_msg(c.mean[k] == lite0::kInputMean, "mean[%d] = %g", k, c.mean[k]);
+    ck_assert_msg(c.std[k] == lite0::kInputStd, "std[%d] = %g", k, c.std[k]);
   }
 }
 END_TEST
@@ -283,6 +304,7 @@ int main() {
   tcase_add_test(layout, test_layout_matches_module);
   tcase_add_test(layout, test_same_padding_matches_spec);
   tcase_add_test(layout, test_lite0_backbone_config);
+  tcase_add_test(layout, test_shipped_model_input);
   tcase_add_test(layout, test_output_shapes);
   suite_add_tcase(suite, layout);
   TCase *relevancy = tcase_create("relevancy");

@@ -1,22 +1,28 @@
 #!/usr/bin/python3
 """deepfake-scan end to end on three short clips (tests/data/videos/scan) with the shipped model.
 
-Checks the exit status rules (0 nothing fake, 1 fake found, 2 errors first), the JSONL and
-summary schemas, that every summary agrees with its own JSONL lines (frames, faces, tracks,
-fake ranges), that --threshold 0 marks the faces fake over their whole time, that a broken
-file among good ones gives 2 while the good ones are still summarised, and that --jobs 2
-gives what --jobs 1 gives.
+Checks the exit status rules (0 nothing fake, 1 fake found, 2 errors first, 130 interrupted),
+the JSONL and summary schemas (schemas/gst-deepfake.schema.json, unknown keys refused), that
+every summary agrees with its own JSONL lines (frames, faces, tracks, fake ranges), that
+--threshold 0 marks the faces fake over their whole time, that a broken file among good ones
+gives 2 while the good ones are still summarised, that --jobs 2 gives what --jobs 1 gives,
+and that a scan interrupted by SIGINT exits 130 with a valid partial summary.
 
-Usage: test_scan.py DEEPFAKE_SCAN VIDEO_DIR WORKDIR (Debian's /usr/bin/python3, standard
-library only).
+Usage: test_scan.py DEEPFAKE_SCAN VIDEO_DIR WORKDIR (Debian's /usr/bin/python3 with
+python3-jsonschema).
 """
 
 import json
 import math
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import json_schema  # noqa: E402
 
 FAILURES = []
 
@@ -54,6 +60,8 @@ FACE_FIELDS = {"object-id": is_number, "x": is_number, "y": is_number, "width": 
 
 
 def check_line_schema(line, where):
+    for problem in json_schema.problems(line, "scan-line"):
+        check(False, f"{where}: {problem}")
     for key in ("source", "frame", "timestamp", "stream-time", "running-time", "duration",
                 "seconds", "time", "frames-analysed", "frames-skipped", "resolution", "faces",
                 "objects"):
@@ -82,6 +90,8 @@ def check_line_schema(line, where):
 
 
 def check_summary_schema(report):
+    for problem in json_schema.problems(report, "scan-summary"):
+        check(False, f"summary: {problem}")
     check(report.get("schema") == "gst-deepfake/scan-summary" and report.get("version") == 1,
           "summary schema/version")
     for key in ("command", "model", "threshold", "inference-interval", "files", "totals",
@@ -144,6 +154,51 @@ def check_against_lines(summary, lines):
     check(len(got) == len(runs) and all(
         abs(a[0] - b[0]) < 1e-6 and abs(a[1] - b[1]) < 1e-6 and a[2] == b[2]
         for a, b in zip(got, runs)), f"{name}: fake ranges {got} != {runs} from the JSONL")
+
+
+def check_interrupted(scan, clips, work):
+    """SIGINT once the first of six files is reported: the open file finishes early (EOS), the
+    ones not started are left out, the exit status is 130, and the summary written is a valid,
+    consistent partial one."""
+    folder = os.path.join(work, "six")
+    os.makedirs(folder)
+    for copy in range(2):
+        for clip in clips:
+            os.symlink(os.path.abspath(clip), os.path.join(folder, f"{copy}-{os.path.basename(clip)}"))
+    jsonl_dir = os.path.join(work, "six-jsonl") + "/"
+    summary_path = os.path.join(work, "six.json")
+    command = [scan, "--jobs", "1", "-q", "--jsonl", jsonl_dir, "--summary", summary_path, folder]
+    print("$", " ".join(command), "(SIGINT after the first file's JSONL)", flush=True)
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while proc.poll() is None and time.monotonic() < deadline:
+        if os.path.isdir(jsonl_dir) and os.listdir(jsonl_dir):
+            break
+        time.sleep(0.05)
+    if not check(proc.poll() is None, "the scan of six files was still running after the first"):
+        return
+    proc.send_signal(signal.SIGINT)
+    try:
+        _, stderr = proc.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        check(False, "an interrupted scan did not end within 300 s")
+        return
+    check(proc.returncode == 130, f"interrupted: exit status {proc.returncode}, expected 130")
+    check("interrupted" in stderr, "interrupted: says so on stderr")
+    report = json.load(open(summary_path))
+    check_summary_schema(report)
+    files = report["files"]
+    print(f"interrupted: {len(files)} of 6 files in the summary: "
+          + ", ".join(f"{os.path.basename(f['path'])} {f['verdict']} ({f['error']}, "
+                      f"{f['frames-analysed']} frames)" for f in files))
+    check(report["exit-status"] == 130, "interrupted: the summary's exit-status is 130")
+    check(1 <= len(files) < 6, f"interrupted: {len(files)} files summarised, expected 1 to 5")
+    check(files[0]["error"] is None, "interrupted: the first file finished before the signal")
+    check(report["totals"]["files"] == len(files), "interrupted: totals count the files listed")
+    for f in files:
+        lines = read_jsonl(f["jsonl"]) if f["jsonl"] else []
+        check_against_lines(f, lines)
 
 
 def by_source(lines):
@@ -258,6 +313,8 @@ def main():
           "the good file among broken ones is still scanned and summarised")
     check(bad["exit-status"] == 2 and bad["totals"]["errors"] == 3, "errors counted")
     check(os.path.basename(clips[1]) + ": real" in done.stdout, "human summary of the good file")
+
+    check_interrupted(scan, clips, work)
 
     if FAILURES:
         print(f"{len(FAILURES)} check(s) failed")

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "core/efficientnet_lite0.h"
 #include "core/model_file.h"
 #include "core/safetensors.h"
 #include "imaging/preprocess.h"
@@ -377,6 +378,16 @@ START_TEST(test_shipped_configs_parse) {
     if (entry.path().extension() != ".json") continue;
     const TrainConfig c = load_train_config(entry.path().string());
     ck_assert(c.epochs > 0);
+    if (c.model.backbone == "efficientnet-lite0") {
+      // The ImageNet Lite0 weights these configs start from were trained on this input.
+      namespace lite0 = dfd::efficientnet_lite0;
+      ck_assert_msg(c.model.color_order == dfd::ColorOrder::RGB, "%s: Lite0 takes RGB",
+                    entry.path().c_str());
+      for (int k = 0; k < 3; ++k) {
+        ck_assert_msg(c.model.mean[k] == lite0::kInputMean && c.model.std[k] == lite0::kInputStd,
+                      "%s: Lite0 takes (v - 127) / 128", entry.path().c_str());
+      }
+    }
     ++count;
   }
   ck_assert_msg(count >= 2, "expected seed.json and spatial-sbi.json, found %zu configs", count);

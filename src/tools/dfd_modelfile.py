@@ -44,8 +44,10 @@ def _as_float32_array(name, value):
     return np.ascontiguousarray(array, dtype="<f4")
 
 
-def write_safetensors(path, tensors, metadata=None):
+def write_safetensors(path, tensors, metadata=None, keep_dtypes=False):
     """Write float32 tensors (name -> numpy array or torch tensor), data in the given order.
+    With keep_dtypes, numpy arrays of another safetensors dtype (float16, float64, ...) are
+    written as they are instead (the test goldens store float16 and float64 values).
 
     The header is padded with spaces to a multiple of 8 so the data section stays aligned
     for readers that map the file. Written to a temporary file and renamed, so an
@@ -63,8 +65,15 @@ def write_safetensors(path, tensors, metadata=None):
     for name, value in tensors.items():
         if name == "__metadata__":
             raise ModelFileError("'__metadata__' is not a tensor name")
-        array = _as_float32_array(name, value)
-        header[name] = {"dtype": "F32", "shape": list(array.shape),
+        dtype = "F32"
+        if keep_dtypes and isinstance(value, np.ndarray) and value.dtype != np.float32:
+            dtype = next((k for k, v in _DTYPES.items() if v == value.dtype.newbyteorder("<")), None)
+            if dtype is None:
+                raise ModelFileError(f"tensor {name!r}: no safetensors dtype for {value.dtype}")
+            array = np.ascontiguousarray(value, dtype=_DTYPES[dtype])
+        else:
+            array = _as_float32_array(name, value)
+        header[name] = {"dtype": dtype, "shape": list(array.shape),
                         "data_offsets": [offset, offset + array.nbytes]}
         offset += array.nbytes
         arrays.append(array)
@@ -172,12 +181,14 @@ def seed_config(name="seed-efficientnetB0-checkpoint89", threshold=0.55,
 
 def spatial_config(name, source, dim=256, depth=4, heads=4, dim_head=64, mlp_dim=512, size=224,
                    dropout=0.15, emb_dropout=0.15, threshold=0.5, color_order="BGR",
-                   mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), training=None):
+                   mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), training=None,
+                   backbone="efficientnet-b0"):
     """One token per backbone feature cell ((size/32)^2 tokens), final LayerNorm, Linear head."""
     if size % 32:
         raise ModelFileError(f"input size {size} is not a multiple of 32")
     config, tail = _base_config(name, "spatial", source, threshold, size, color_order,
                                 mean, std, training)
+    config["backbone"] = backbone
     config["transformer"] = {"dim": int(dim), "depth": int(depth), "heads": int(heads),
                              "dim_head": int(dim_head), "mlp_dim": int(mlp_dim),
                              "dropout": float(dropout), "emb_dropout": float(emb_dropout)}
@@ -226,8 +237,9 @@ def _bn(prefix, channels):
     return [(f"{prefix}.{p}", (channels,)) for p in ("weight", "bias", "running_mean", "running_var")]
 
 
-def efficientnet_b0_tensors(include_fc):
-    """(name, shape) of the lukemelas EfficientNet-B0 state_dict without num_batches_tracked."""
+def efficientnet_b0_tensors(include_fc, squeeze_excitation=True):
+    """(name, shape) of the lukemelas EfficientNet-B0 state_dict without num_batches_tracked.
+    Without squeeze-and-excitation it is EfficientNet-Lite0's (same blocks, stem and head)."""
     out = [("_conv_stem.weight", (32, 3, 3, 3))] + _bn("_bn0", 32)
     index = 0
     for repeats, kernel, _stride, expand, cin, cout in _B0_STAGES:
@@ -239,8 +251,11 @@ def efficientnet_b0_tensors(include_fc):
             if expand != 1:
                 out += [(f"{p}._expand_conv.weight", (mid, inp, 1, 1))] + _bn(f"{p}._bn0", mid)
             out += [(f"{p}._depthwise_conv.weight", (mid, 1, kernel, kernel))] + _bn(f"{p}._bn1", mid)
-            out += [(f"{p}._se_reduce.weight", (squeezed, mid, 1, 1)), (f"{p}._se_reduce.bias", (squeezed,)),
-                    (f"{p}._se_expand.weight", (mid, squeezed, 1, 1)), (f"{p}._se_expand.bias", (mid,))]
+            if squeeze_excitation:
+                out += [(f"{p}._se_reduce.weight", (squeezed, mid, 1, 1)),
+                        (f"{p}._se_reduce.bias", (squeezed,)),
+                        (f"{p}._se_expand.weight", (mid, squeezed, 1, 1)),
+                        (f"{p}._se_expand.bias", (mid,))]
             out += [(f"{p}._project_conv.weight", (cout, mid, 1, 1))] + _bn(f"{p}._bn2", cout)
             index += 1
     out += [("_conv_head.weight", (1280, 320, 1, 1))] + _bn("_bn1", 1280)
@@ -273,7 +288,9 @@ def expected_tensors(config):
     elif arch == "spatial":
         cells = (config["input"]["size"] // 32) ** 2
         out = [("pos_embedding", (1, cells + 1, dim)), ("cls_token", (1, 1, dim))]
-        out += [("efficient_net." + n, s) for n, s in efficientnet_b0_tensors(include_fc=False)]
+        lite = config.get("backbone") == "efficientnet-lite0"
+        out += [("efficient_net." + n, s)
+                for n, s in efficientnet_b0_tensors(include_fc=False, squeeze_excitation=not lite)]
         out += [("patch_to_embedding.weight", (dim, 1280)), ("patch_to_embedding.bias", (dim,))]
     else:
         raise ModelFileError(f"unknown architecture {arch!r}")

@@ -4,10 +4,13 @@
 - every stream delivers all its frames: each detector posts a `deepfake` message per frame (a
   file is not live, so none is skipped), with increasing timestamps up to the clip's end;
 - the mosaic reaches the sink: its last frame (kept as a JPEG) shows video in all four tiles;
-- the four detectors share one model: under strace the model file is opened once, and (the
-  control) four times when MODEL_INSTANCE_ID is empty;
 - with the deepfakepublish element in the build, each stream's analysis and verdict changes
   arrive on a real mosquitto broker (started on a free loopback port), tagged camN.
+
+With --model-loads (the separate test live-monitor-mosaic-model-loads, the only part that needs
+strace and ptrace): the four detectors share one model: under strace the model file is opened
+once by the time all four have analysed a frame, and (the control) four times when
+MODEL_INSTANCE_ID is empty.
 """
 
 import json
@@ -96,24 +99,37 @@ def tile_means(jpeg):
     return means
 
 
-def run_script(env, strace_log, stop_when=None):
-    """Runs the script under strace; returns (exit status, stdout+stderr text, seconds)."""
-    out_path = strace_log + ".out"
+def run_script(env, out_path, strace_log=None, stop_when=None):
+    """Runs the script (under strace when strace_log is given); returns (exit status,
+    stdout+stderr text, seconds). stop_when(output so far) ends it early."""
+    trace = ["strace", "-f", "-qq", "--seccomp-bpf", "-e", "trace=openat", "-o", strace_log] \
+        if strace_log else []
     with open(out_path, "wb") as out:
-        proc = lt.start(["strace", "-f", "-qq", "--seccomp-bpf", "-e", "trace=openat",
-                         "-o", strace_log, SCRIPT] + [lt.CLIP] * 4,
-                        stdout=out, stderr=out, env=env)
+        proc = lt.start(trace + [SCRIPT] + [lt.CLIP] * 4, stdout=out, stderr=out, env=env)
         started = time.monotonic()
         while proc.poll() is None:
             if time.monotonic() - started > RUN_TIMEOUT_S:
                 lt.stop(proc, signal.SIGKILL)
                 lt.fail(f"monitor-mosaic.sh did not finish within {RUN_TIMEOUT_S:.0f} s")
-            if stop_when is not None and stop_when():
+            if stop_when is not None and stop_when(read_text(out_path)):
                 lt.stop(proc, signal.SIGKILL)
                 break
             time.sleep(0.5)
-    with open(out_path, encoding="utf-8", errors="replace") as f:
-        return proc.returncode, f.read(), time.monotonic() - started
+    return proc.returncode, read_text(out_path), time.monotonic() - started
+
+
+def read_text(path):
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return f.read()
+
+
+def script_env(workdir):
+    env = dict(os.environ, MESSAGES="1", BATCH_SIZE="4", DETECT_OPTS="",
+               SINK="jpegenc ! multifilesink max-files=1 location="
+                    + os.path.join(workdir, "mosaic-%05d.jpg"))
+    for name in ("MODEL_INSTANCE_ID", "MQTT", "TILE", "OVERLAY_OPTS"):
+        env.pop(name, None)
+    return env
 
 
 def start_broker(workdir):
@@ -145,11 +161,8 @@ def main():
                         "gstreamer1.0-plugins-base, gstreamer1.0-plugins-good, "
                         "gstreamer1.0-libav")
     lt.require_plugin(Gst)
-    if shutil.which("strace") is None:
-        lt.skip("strace missing (Debian package strace): the shared-model check needs it")
-    if subprocess.run(["strace", "-f", "-qq", "-e", "trace=none", "true"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode:
-        lt.skip("strace cannot trace here (ptrace not permitted)")
+    if "--model-loads" in sys.argv[1:]:
+        return model_loads()
     mqtt = Gst.ElementFactory.find("deepfakepublish") is not None
     if mqtt and (shutil.which("mosquitto") is None or shutil.which("mosquitto_sub") is None):
         lt.skip("mosquitto or mosquitto_sub missing (mosquitto, mosquitto-clients)")
@@ -162,16 +175,11 @@ def main():
     workdir = tempfile.mkdtemp(prefix="dfd-monitor-")
     broker = sub = None
     try:
-        env = dict(os.environ, MESSAGES="1", BATCH_SIZE="4", DETECT_OPTS="",
-                   SINK="jpegenc ! multifilesink max-files=1 location="
-                        + os.path.join(workdir, "mosaic-%05d.jpg"))
-        for name in ("MODEL_INSTANCE_ID", "MQTT", "TILE", "OVERLAY_OPTS"):
-            env.pop(name, None)
+        env = script_env(workdir)
         if mqtt:
             broker, sub, port, received = start_broker(workdir)
             env["MQTT"] = f"127.0.0.1:{port}"
-        log = os.path.join(workdir, "shared.strace")
-        status, output, seconds = run_script(env, log)
+        status, output, seconds = run_script(env, os.path.join(workdir, "shared.out"))
         lt.log(f"shared run: exit {status} after {seconds:.1f} s")
         if status != 0:
             lt.log(output[-3000:])
@@ -200,10 +208,6 @@ def main():
         lt.check(count >= frames, f"the mosaic has a frame per input frame ({count})")
         lt.check(all(m > 40 for m in means), "all four tiles show video (not the black background)")
 
-        shared_opens = model_opens(log)
-        lt.log(f"model file opened {shared_opens} time(s) with a shared model-instance-id")
-        lt.check(shared_opens == 1, "the four detectors loaded the model once")
-
         if mqtt:
             time.sleep(1)
             lt.stop(sub)
@@ -212,20 +216,39 @@ def main():
             for m in ALERT.finditer(output):
                 bus_alerts[f"cam{m.group(1)}"] += 1
             check_mqtt(received, bus_alerts)
-
-        # The control: without the shared id each detector loads its own copy, so the count
-        # above really measures sharing. Stopped as soon as the four loads are seen.
-        env.pop("MQTT", None)
-        env["MODEL_INSTANCE_ID"] = ""
-        log = os.path.join(workdir, "private.strace")
-        run_script(env, log, stop_when=lambda: os.path.exists(log) and model_opens(log) >= 4)
-        private_opens = model_opens(log)
-        lt.log(f"model file opened {private_opens} time(s) with private instances")
-        lt.check(private_opens == 4, "the control (private instances) loads it four times")
     finally:
         for proc in (sub, broker):
             if proc is not None:
                 lt.stop(proc)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def model_loads():
+    """The four detectors load the model once with the script's shared model-instance-id, four
+    times without it (the control: the count really measures sharing)."""
+    if shutil.which("strace") is None:
+        lt.skip("strace missing (Debian package strace): counting model loads needs it")
+    if subprocess.run(["strace", "-f", "-qq", "-e", "trace=none", "true"],
+                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode:
+        lt.skip("strace cannot trace here (ptrace not permitted)")
+    workdir = tempfile.mkdtemp(prefix="dfd-monitor-loads-")
+    try:
+        env = script_env(workdir)
+        # Every detector has its model once it has analysed a frame: the count is final then.
+        all_four = lambda output: {int(m.group(1)) for m in MESSAGE.finditer(output)} == {1, 2, 3, 4}  # noqa: E731
+        log = os.path.join(workdir, "shared.strace")
+        run_script(env, log + ".out", log, stop_when=all_four)
+        shared_opens = model_opens(log)
+        lt.log(f"model file opened {shared_opens} time(s) with a shared model-instance-id")
+        lt.check(shared_opens == 1, "the four detectors loaded the model once")
+
+        env["MODEL_INSTANCE_ID"] = ""
+        log = os.path.join(workdir, "private.strace")
+        run_script(env, log + ".out", log, stop_when=all_four)
+        private_opens = model_opens(log)
+        lt.log(f"model file opened {private_opens} time(s) with private instances")
+        lt.check(private_opens == 4, "the control (private instances) loads it four times")
+    finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 

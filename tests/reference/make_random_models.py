@@ -145,6 +145,20 @@ def randomize(model, config, seed):
     size = config["input"]["size"]
     calib = torch.stack([rm.preprocess(img, config) for img in synthetic_images(8, size, seed)])
     _calibrate_and_perturb_bn(model.efficient_net, calib, rng)
+    _init_transformer_and_head(model, config, rng)
+    return model
+
+
+@torch.no_grad()
+def randomize_transformer(model, config, seed):
+    """Random transformer and head on a backbone that keeps the weights it has (a pretrained
+    one, say)."""
+    model.eval()
+    _init_transformer_and_head(model, config, _Rng(seed))
+    return model
+
+
+def _init_transformer_and_head(model, config, rng):
     _init_transformer(model, rng, config["transformer"]["dim"])
     # Heads with variance-preserving (rather than 0.02) weights, so the logit is O(1) and
     # varies between images instead of sitting near the bias.
@@ -155,7 +169,6 @@ def randomize(model, config, seed):
     else:
         dim = config["transformer"]["dim"]
         model.head.weight.copy_(rng.normal(model.head.weight.shape, 1.0 / math.sqrt(dim)))
-    return model
 
 
 def make_seed(seed):

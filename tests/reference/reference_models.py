@@ -2,16 +2,17 @@
 
 Written from the spec (shared/reference/seed-model.md) and the seed's own evit_model10 code
 structure, NOT from the C++: the backbone is the very library the seed used
-(efficientnet_pytorch 0.7.1, lukemelas), the seed's tokens come from einops.rearrange plus a
+(efficientnet_pytorch 0.7.1, lukemelas) or, for EfficientNet-Lite0 (the shipped model's
+backbone), the library its ImageNet weights were converted for (efficientnet_lite_pytorch 0.1.0,
+ML Illustrated's fork of lukemelas's), the seed's tokens come from einops.rearrange plus a
 Conv1d exactly as in evit_model10, and relevancy is computed the plain (slow) way: hooks on
 the attention maps, a full backward from the logit through the whole network, full T x T
 relevancy matrices, batch 1. Agreement with the C++ (which uses a different formulation)
 therefore means something.
 
 Interpreter: Debian's /usr/bin/python3 (python3-torch, python3-opencv, python3-numpy) with
-efficientnet_pytorch and einops from PyPI in $DFD_PYDEPS (default <repo>/.pydeps), installed by
-  python3 -m pip install --no-deps --target <repo>/.pydeps efficientnet_pytorch==0.7.1 einops
-using the PyPI interpreter (Debian's pip is externally managed).
+the PyPI packages of .ci/pydeps.txt in $DFD_PYDEPS (default <repo>/.pydeps), which
+.ci/install-deps installs there.
 """
 
 import os
@@ -38,10 +39,11 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 from einops import rearrange  # noqa: E402
 from efficientnet_pytorch import EfficientNet  # noqa: E402
+from efficientnet_lite_pytorch import EfficientNet as EfficientNetLite  # noqa: E402
 
 import dfd_modelfile  # noqa: E402
 
-FEATURE_CHANNELS = 1280  # EfficientNet-B0 conv_head width
+FEATURE_CHANNELS = 1280  # conv_head width of EfficientNet-B0 and -Lite0
 FEATURE_STRIDE = 32
 
 
@@ -165,9 +167,14 @@ class Transformer(nn.Module):
         return x
 
 
-def _backbone(size):
+BACKBONES = ("efficientnet-b0", "efficientnet-lite0")
+
+
+def _backbone(name, size):
     # from_name builds the architecture only (no download). The TF-"SAME" static padding is
     # computed from image_size at construction; the seed used 224.
+    if name == "efficientnet-lite0":
+        return EfficientNetLite.from_name("efficientnet-lite0", image_size=size)
     return EfficientNet.from_name("efficientnet-b0", image_size=size)
 
 
@@ -186,7 +193,7 @@ class SeedModel(nn.Module):
         tokens, dim = t["tokens"], t["dim"]
         self.grid = (32, 32) if tokens == 1024 else (1, tokens)
         # Registration order follows evit_model10 so state_dict() has the checkpoint's key order.
-        self.efficient_net = _backbone(224)
+        self.efficient_net = _backbone("efficientnet-b0", 224)
         self.pos_embedding = nn.Parameter(torch.zeros(1, tokens + 1, dim))
         self.patch_to_embedding = nn.Conv1d(1, tokens, kernel_size=FEATURE_CHANNELS,
                                             stride=FEATURE_CHANNELS)
@@ -217,7 +224,7 @@ class SpatialModel(nn.Module):
         side = config["input"]["size"] // FEATURE_STRIDE
         dim = t["dim"]
         self.grid = (side, side)
-        self.efficient_net = _backbone(config["input"]["size"])
+        self.efficient_net = _backbone(config["backbone"], config["input"]["size"])
         del self.efficient_net._fc  # the classifier is not part of this architecture's file
         self.pos_embedding = nn.Parameter(torch.zeros(1, side * side + 1, dim))
         self.patch_to_embedding = nn.Linear(FEATURE_CHANNELS, dim)
@@ -239,9 +246,11 @@ class SpatialModel(nn.Module):
 
 def build_model(config):
     arch = config["architecture"]
-    if config.get("backbone") != "efficientnet-b0":
+    if config.get("backbone") not in BACKBONES:
         raise ValueError(f"unsupported backbone {config.get('backbone')!r}")
     if arch == "seed":
+        if config["backbone"] != "efficientnet-b0":
+            raise ValueError("the seed architecture has an EfficientNet-B0 backbone")
         return SeedModel(config)
     if arch == "spatial":
         return SpatialModel(config)
