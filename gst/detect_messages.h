@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "face_analysis.h"
+#include "analysis/face_analyzer.h"
 
 namespace dfd::gst {
 

@@ -1,8 +1,8 @@
 // deepfakedetect's GStreamer side: pads, events, queries, states, and the in-order queue of
-// frames in flight with the src-pad task that pushes them. Detection runs in
-// DetectionWorker (detect_worker.cpp), the per-frame analysis in face_analysis.cpp, the
-// metadata and messages in roi_metadata.cpp and detect_messages.cpp, the properties in
-// detect_settings.cpp.
+// frames in flight with the src-pad task that pushes them. The analysis itself is
+// src/analysis's (no GStreamer): DetectionWorker runs FaceAnalyzer on its own thread, and
+// LiveScheduler decides which frames a live source leaves time for. The metadata and messages
+// are in roi_metadata.cpp and detect_messages.cpp, the properties in detect_settings.cpp.
 //
 // Threads: the upstream streaming thread runs chain(), which decides whether a frame is
 // analysed, hands it to the detection worker and queues it, with serialized events, in arrival
@@ -26,14 +26,16 @@
 #include <utility>
 #include <vector>
 
+#include "analysis/detection_worker.h"
+#include "analysis/face_analyzer.h"
+#include "analysis/live_scheduler.h"
 #include "core/batcher.h"
 #include "core/engine.h"
 #include "core/malloc_tuning.h"
 #include "detect_messages.h"
 #include "detect_settings.h"
-#include "detect_worker.h"
-#include "face_analysis.h"
 #include "framecv.h"
+#include "gst_frame_view.h"
 #include "gstptr.h"
 #include "roi_metadata.h"
 
@@ -46,9 +48,6 @@ using Clock = std::chrono::steady_clock;
 
 // How often a wait for scores looks at the flushing flag: a std::future cannot be woken.
 constexpr auto kPollInterval = std::chrono::milliseconds(5);
-// Live sources: analysis stops while it could not finish within the budget, but one frame a
-// second is analysed regardless, which keeps the estimates current and the faces scored.
-constexpr auto kProbeInterval = std::chrono::seconds(1);
 // Live sources: frames queued (analysed or not) before upstream has to wait, in units of
 // max-frames-in-flight.
 constexpr size_t kLiveBoundFactor = 4;
@@ -63,14 +62,14 @@ struct QueueItem {
   EventPtr event;
   int width = 0;
   int height = 0;
-  std::shared_ptr<FrameJob> job;  // set when the frame is analysed
-  bool has_deadline = false;      // live: pushed by `deadline`, with or without scores
+  std::shared_ptr<dfd::FrameJob> job;  // set when the frame is analysed
+  bool has_deadline = false;           // live: pushed by `deadline`, with or without scores
   Clock::time_point deadline;
 };
 
 // A frame pushed before its faces or scores were in: they still update the tracks.
 struct LateJob {
-  std::shared_ptr<FrameJob> job;
+  std::shared_ptr<dfd::FrameJob> job;
   FrameTimes times;
 };
 
@@ -78,8 +77,8 @@ struct DetectState {
   Settings settings;  // GST_OBJECT_LOCK
 
   // Made in READY->PAUSED, destroyed in PAUSED->READY, while neither chain nor the task runs.
-  std::unique_ptr<FaceAnalyzer> analyzer;
-  std::unique_ptr<DetectionWorker> worker;  // destroyed before the analyzer it uses
+  std::unique_ptr<dfd::FaceAnalyzer> analyzer;
+  std::unique_ptr<dfd::DetectionWorker> worker;  // destroyed before the analyzer it uses
   std::string model_name;
   double model_threshold = 0.5;
 
@@ -89,19 +88,15 @@ struct DetectState {
   GstSegment in_segment{};
   int64_t frame_index = 0;
   guint applied_tracker_generation = 0;
-  double face_ms = 0;  // running estimate of the model's time per face in a batch
-  uint64_t seen_batches = 0;
-  uint64_t seen_faces = 0;
-  Clock::time_point last_analysis{};
-  Clock::time_point last_full{};  // the newest whole-frame face search submitted
+  dfd::LiveScheduler scheduler;
 
   // Task thread (and flush-stop or stop, which run while the task does not).
   GstSegment out_segment{};
-  std::vector<FaceRecord> last_faces;  // faces of the newest analysed frame pushed
+  std::vector<dfd::FaceRecord> last_faces;  // faces of the newest analysed frame pushed
   int64_t last_faces_index = -1;
   int last_width = 0;
   int last_height = 0;
-  std::vector<FaceReport> last_reports;
+  std::vector<dfd::FaceReport> last_reports;
   std::deque<LateJob> late;
 
   // Shared, under `lock` (the worker's job states too).
@@ -207,25 +202,21 @@ gboolean start(GstDeepfakeDetect *self) {
   const dfd::ModelConfig &config = batcher->config();
   st.model_name = config.name.empty() ? s.model : config.name;
   st.model_threshold = config.threshold;
-  st.analyzer = std::make_unique<df::FaceAnalyzer>(std::move(detector), std::move(batcher),
-                                                   tracker_options(s, st.model_threshold));
+  st.analyzer = std::make_unique<dfd::FaceAnalyzer>(std::move(detector), std::move(batcher),
+                                                    tracker_options(s, st.model_threshold));
   st.frames_analysed = 0;
   st.frames_skipped = 0;
   st.faces_analysed = 0;
   st.detection_ns = 0;
   st.inference_ns = 0;
-  st.worker = std::make_unique<df::DetectionWorker>(*st.analyzer, st.lock, st.changed,
-                                                    st.frames_analysed, st.detection_ns);
+  st.worker = std::make_unique<dfd::DetectionWorker>(*st.analyzer, st.lock, st.changed,
+                                                     st.frames_analysed, st.detection_ns);
   st.applied_tracker_generation = s.tracker_generation;
   st.have_info = false;
   gst_segment_init(&st.in_segment, GST_FORMAT_UNDEFINED);
   gst_segment_init(&st.out_segment, GST_FORMAT_UNDEFINED);
   st.frame_index = 0;
-  st.face_ms = 0;
-  st.seen_batches = 0;
-  st.seen_faces = 0;
-  st.last_analysis = Clock::time_point{};
-  st.last_full = Clock::time_point{};
+  st.scheduler.reset();
   {
     std::lock_guard<std::mutex> lock(st.lock);
     st.live_known = false;
@@ -266,9 +257,9 @@ void stop(GstDeepfakeDetect *self) {
 
 // ---- the src-pad task -----------------------------------------------------------------------
 
-void post_alerts(GstDeepfakeDetect *self, const std::vector<df::VerdictEvent> &events,
+void post_alerts(GstDeepfakeDetect *self, const std::vector<dfd::VerdictEvent> &events,
                  const df::FrameTimes &times, bool post) {
-  for (const df::VerdictEvent &event : events) {
+  for (const dfd::VerdictEvent &event : events) {
     GST_INFO_OBJECT(self, "object %" G_GUINT64_FORMAT " is now %s (smoothed %.3f)",
                     static_cast<guint64>(event.track_id), event.fake ? "fake" : "real",
                     event.smoothed);
@@ -280,7 +271,7 @@ void post_alerts(GstDeepfakeDetect *self, const std::vector<df::VerdictEvent> &e
 }
 
 void post_frame_message(GstDeepfakeDetect *self, const df::FrameTimes &times,
-                        const std::vector<df::FaceReport> &faces) {
+                        const std::vector<dfd::FaceReport> &faces) {
   DetectState &st = self->state;
   gst_element_post_message(
       GST_ELEMENT_CAST(self),
@@ -290,7 +281,7 @@ void post_frame_message(GstDeepfakeDetect *self, const df::FrameTimes &times,
 }
 
 // Folds a finished job's scores into the tracks. False on an inference error (posted).
-bool apply_scores(GstDeepfakeDetect *self, const df::FrameJob &job, const df::FrameTimes &times,
+bool apply_scores(GstDeepfakeDetect *self, const dfd::FrameJob &job, const df::FrameTimes &times,
                   bool post) {
   DetectState &st = self->state;
   if (!job.error.empty()) {
@@ -312,8 +303,8 @@ bool apply_scores(GstDeepfakeDetect *self, const df::FrameJob &job, const df::Fr
   return true;
 }
 
-bool job_finished_locked(const df::FrameJob &job) {
-  return job.state == df::FrameJob::State::Done &&
+bool job_finished_locked(const dfd::FrameJob &job) {
+  return job.state == dfd::FrameJob::State::Done &&
          (!job.analysis.result.valid() ||
           job.analysis.result.wait_for(std::chrono::seconds(0)) == std::future_status::ready);
 }
@@ -325,7 +316,7 @@ bool apply_late_jobs(GstDeepfakeDetect *self, bool post) {
     const LateJob &late = st.late.front();
     {
       std::lock_guard<std::mutex> lock(st.lock);
-      if (late.job->state == df::FrameJob::State::Cancelled) {
+      if (late.job->state == dfd::FrameJob::State::Cancelled) {
         st.late.pop_front();
         continue;
       }
@@ -340,8 +331,8 @@ bool apply_late_jobs(GstDeepfakeDetect *self, bool post) {
       // Newer faces than the ones being carried forward: carry these instead.
       st.last_faces = late.job->analysis.faces;
       st.last_faces_index = late.job->analysis.frame_index;
-      st.last_width = GST_VIDEO_INFO_WIDTH(&late.job->info);
-      st.last_height = GST_VIDEO_INFO_HEIGHT(&late.job->info);
+      st.last_width = late.job->analysis.frame_size.width;
+      st.last_height = late.job->analysis.frame_size.height;
     }
     st.late.pop_front();
   }
@@ -354,16 +345,16 @@ enum class Wait { Ready, Late, Flushing };
 // deadline.
 Wait wait_for_job(GstDeepfakeDetect *self, QueueItem &item) {
   DetectState &st = self->state;
-  df::FrameJob &job = *item.job;
+  dfd::FrameJob &job = *item.job;
   {
     std::unique_lock<std::mutex> lock(st.lock);
     for (;;) {
       if (st.flushing) return Wait::Flushing;
-      if (job.state == df::FrameJob::State::Done) break;
+      if (job.state == dfd::FrameJob::State::Done) break;
       if (!item.has_deadline) {
         st.changed.wait(lock);
       } else if (st.changed.wait_until(lock, item.deadline) == std::cv_status::timeout &&
-                 job.state != df::FrameJob::State::Done) {
+                 job.state != dfd::FrameJob::State::Done) {
         return st.flushing ? Wait::Flushing : Wait::Late;
       }
     }
@@ -419,7 +410,7 @@ GstFlowReturn push_frame(GstDeepfakeDetect *self, QueueItem &item, bool *aborted
                      static_cast<gint64>(item.job->frame_index));
     st.late.push_back(LateJob{item.job, times});
   }
-  std::vector<df::FaceReport> reports = st.analyzer->report(st.last_faces, st.last_reports);
+  std::vector<dfd::FaceReport> reports = st.analyzer->report(st.last_faces, st.last_reports);
 
   GstBuffer *buffer = item.buffer.release();
   if (!reports.empty()) {
@@ -486,55 +477,6 @@ void task_loop(gpointer user_data) {
 }
 
 // ---- chain ----------------------------------------------------------------------------------
-
-enum class Skip { No, Backlog, Qos, Busy, Budget };
-
-const char *skip_reason(Skip skip) {
-  switch (skip) {
-    case Skip::Backlog:
-      return "max-frames-in-flight awaiting scores";
-    case Skip::Qos:
-      return "QoS: downstream is late";
-    case Skip::Busy:
-      return "the detector is still on an earlier frame";
-    case Skip::Budget:
-      return "scores could not come back within max-latency";
-    case Skip::No:
-      break;
-  }
-  return "";
-}
-
-// How many faces of a new frame could have their scores back within `budget_ms`, after the
-// detection, the wait for a partial batch and the faces already queued ahead of them; at
-// least `wanted` when they all fit. Called with the lock held.
-int faces_within_budget_locked(DetectState &st, const Settings &s, double budget_ms, bool full,
-                               int wanted) {
-  const dfd::BatcherStats stats = st.analyzer->batcher()->stats();
-  if (stats.batches != st.seen_batches) {
-    // Per face, not per batch: a frame with four faces costs about four times one with one.
-    const double batch_faces = static_cast<double>(stats.faces - st.seen_faces) /
-                               static_cast<double>(stats.batches - st.seen_batches);
-    const double sample = stats.last_batch_ms / std::max(1.0, batch_faces);
-    st.face_ms = st.face_ms == 0 ? sample : 0.7 * st.face_ms + 0.3 * sample;
-    st.seen_batches = stats.batches;
-    st.seen_faces = stats.faces;
-  }
-  const double pending = static_cast<double>(st.worker->outstanding_faces_locked());
-  const double batch = std::max(1, s.batch_size);
-  const double batching = pending + wanted >= batch ? 0.0 : static_cast<double>(s.batch_timeout_ms);
-  const double detection = st.worker->cost_ms_locked(full);
-  const double left = budget_ms - detection - batching - pending * st.face_ms;
-  const int fit = left < 0          ? 0
-                  : st.face_ms <= 0 ? wanted
-                                    : static_cast<int>(std::floor(left / st.face_ms));
-  GST_LOG(
-      "budget %.1f ms: %s detection %.1f, batching %.0f, %.0f faces ahead, %.1f ms per "
-      "face: %d of %d faces fit",
-      budget_ms, full ? "whole-frame" : "tracked", detection, batching, pending, st.face_ms,
-      std::min(fit, wanted), wanted);
-  return std::min(fit, wanted);
-}
 
 GstFlowReturn chain(GstPad *, GstObject *parent, GstBuffer *raw) {
   GstDeepfakeDetect *self = GST_DEEPFAKE_DETECT(parent);
@@ -617,76 +559,58 @@ GstFlowReturn chain(GstPad *, GstObject *parent, GstBuffer *raw) {
   }
 
   const int64_t index = st.frame_index++;
+  dfd::FrameFacts facts;
+  facts.arrival = arrival;
+  facts.live = live;
   // Frames between two due ones (inference-interval) carry results forward; not "skipped".
-  const bool due = index % std::max<guint>(1, s.inference_interval) == 0;
+  facts.due = index % std::max<guint>(1, s.inference_interval) == 0;
+  facts.qos_late = GST_CLOCK_TIME_IS_VALID(st.qos_earliest) &&
+                   GST_CLOCK_TIME_IS_VALID(running_time) && running_time <= st.qos_earliest;
   const guint detection_interval =
       s.detection_interval > 0 ? s.detection_interval : (live ? kLiveDetectionInterval : 1);
-  bool full = due && st.analyzer->full_detection_due(index, static_cast<int>(detection_interval));
-  // Whether the frame waits (up to its deadline) for its scores, or leaves at once and its
-  // analysis updates the tracks when it is done.
-  bool hold = true;
-  int max_faces = 0;  // 0: every face that is due
-  Skip skip = Skip::No;
-  if (due && GST_CLOCK_TIME_IS_VALID(st.qos_earliest) && GST_CLOCK_TIME_IS_VALID(running_time) &&
-      running_time <= st.qos_earliest) {
-    skip = Skip::Qos;
-  } else if (due && live) {
-    // Frames held for a synchronising sink downstream are latency, not backlog: only frames
-    // still awaiting scores count against max-frames-in-flight.
-    if (st.worker->outstanding_frames_locked() >= s.max_frames_in_flight) {
-      skip = Skip::Backlog;
-    } else if (st.worker->busy_locked() > 0) {
-      // Detecting the next frame as soon as the detector is free keeps pace with any source.
-      skip = Skip::Busy;
-    } else {
-      const int wanted =
-          std::max(1, static_cast<int>(std::min<size_t>(st.worker->recent_faces_locked(), 64)));
-      int fit = faces_within_budget_locked(st, s, budget_ms, full, wanted);
-      if (fit < 1 && full && st.analyzer->has_tracks() && arrival - st.last_full < kProbeInterval) {
-        // Follow the known faces now; the whole-frame search waits for a cheaper moment.
-        const int tracked_fit = faces_within_budget_locked(st, s, budget_ms, false, wanted);
-        if (tracked_fit >= 1) {
-          full = false;
-          fit = tracked_fit;
-        }
-      }
-      if (fit >= 1) {
-        // Of many faces, those that fit are scored now, the others on the next frames.
-        if (fit < wanted) max_faces = fit;
-      } else if (arrival - st.last_analysis >= kProbeInterval ||
-                 (full && arrival - st.last_full >= kProbeInterval)) {
-        // Analysed regardless, to keep the estimates current and new faces found, but not
-        // waited for: holding the frame would break the latency budget. One face (the one
-        // scored longest ago) keeps the model's backlog, which later frames wait behind, short.
-        hold = false;
-        max_faces = 1;
-      } else {
-        skip = Skip::Budget;
-      }
-    }
+  facts.full_due = st.analyzer->full_detection_due(index, static_cast<int>(detection_interval));
+  facts.has_tracks = st.analyzer->has_tracks();
+  facts.budget_ms = budget_ms;
+  dfd::SchedulerLoad load;
+  if (live) {
+    load.outstanding_frames = st.worker->outstanding_frames_locked();
+    load.outstanding_faces = st.worker->outstanding_faces_locked();
+    load.detector_busy = st.worker->busy_locked();
+    load.recent_faces = st.worker->recent_faces_locked();
+    load.full_detection_ms = st.worker->cost_ms_locked(true);
+    load.tracked_detection_ms = st.worker->cost_ms_locked(false);
+    load.batcher = st.analyzer->batcher()->stats();
   }
-  if (due && skip != Skip::No) {
+  dfd::SchedulerSettings scheduling;
+  scheduling.batch_size = s.batch_size;
+  scheduling.batch_timeout_ms = s.batch_timeout_ms;
+  scheduling.max_frames_in_flight = s.max_frames_in_flight;
+  const dfd::Decision decision = st.scheduler.decide(facts, load, scheduling);
+  if (decision.estimate.wanted > 0) {
+    const dfd::BudgetEstimate &e = decision.estimate;
+    GST_LOG_OBJECT(self,
+                   "budget %.1f ms: %s detection %.1f, batching %.0f, %.0f faces ahead, %.1f ms "
+                   "per face: %d of %d faces fit",
+                   e.budget_ms, e.full ? "whole-frame" : "tracked", e.detection_ms, e.batching_ms,
+                   e.faces_ahead, e.face_ms, e.fit, e.wanted);
+  }
+  if (facts.due && !decision.analyse) {
     ++st.frames_skipped;
     GST_LOG_OBJECT(self, "not analysing frame %" G_GINT64_FORMAT ": %s", static_cast<gint64>(index),
-                   skip_reason(skip));
-  } else if (due) {
-    auto job = std::make_shared<df::FrameJob>();
+                   dfd::skip_reason(decision.skip));
+  } else if (decision.analyse) {
+    auto job = std::make_shared<dfd::FrameJob>();
     job->frame_index = index;
-    job->info = st.in_info;
     job->settings.margin = s.margin;
     job->settings.explain = s.explain;
     job->settings.reclassify_interval = static_cast<int>(s.reclassify_interval);
-    job->buffer.reset(gst_buffer_ref(buffer.get()));
-    job->settings.full_detection = full;
-    job->settings.max_faces = max_faces;
-    if (full) {
-      st.analyzer->full_detection_submitted(index);
-      st.last_full = arrival;
-    }
+    job->settings.full_detection = decision.full;
+    job->settings.max_faces = decision.max_faces;
+    job->source = std::make_unique<df::BufferFrameSource>(st.in_info, buffer.get());
+    if (decision.full) st.analyzer->full_detection_submitted(index);
     st.worker->submit_locked(job);
     item.job = std::move(job);
-    st.last_analysis = arrival;
-    if (!hold) item.deadline = arrival;
+    if (!decision.hold) item.deadline = arrival;
   }
   item.buffer = std::move(buffer);
   st.queue.push_back(std::move(item));

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "face_analysis.h"
+#include "analysis/face_analyzer.h"
 
 namespace dfd::gst {
 

@@ -403,7 +403,9 @@ START_TEST(test_wants_analysis_intervals) {
   ck_assert(!tracker.wants_analysis(1, 14, 10));
   ck_assert(tracker.wants_analysis(1, 15, 10));
   ck_assert(tracker.wants_analysis(1, 5, 1));
-  ck_assert(tracker.wants_analysis(1, 5, 0));
+  // 0: scored once, never again.
+  ck_assert(!tracker.wants_analysis(1, 5, 0));
+  ck_assert(!tracker.wants_analysis(1, 5000, 0));
   ck_assert_int_eq(tracker.find(1)->last_submitted_frame, 5);
   ck_assert(!tracker.wants_analysis(99, 100, 10));  // no such track
 }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -20,6 +21,7 @@
 #include <opencv2/core/utils/logger.hpp>
 
 #include "analysis/face_detector.h"
+#include "core/batcher.h"
 #include "core/engine.h"
 #include "core/json.h"
 #include "core/model_error.h"
@@ -64,8 +66,11 @@ Inputs (at least one; they combine):
   --images DIR           where --csv's files are (default: the CSV's folder)
   --videos LABEL=DIR     video files (mp4, mov, avi, mkv, webm, gif) under DIR; LABEL "real"
                          or a fake method name, e.g. real=videos/real generated=videos/generated
-                         (repeatable; decoded, faces found every --frame-step frames, tracked,
-                         scored by the seed's video rule)
+                         (repeatable; decoded as deepfakedetect gets them, faces found every
+                         --frame-step frames, tracked and scored by deepfakedetect's own
+                         analysis path, videos scored by the seed's video rule; with
+                         --frame-step 1 --frames-per-video 0 each track's mean equals
+                         deepfake-scan's)
   --self-blend           add each selected real's self-blended pseudo-fake (method
                          "self-blended"), made exactly as deepfake-train's validation makes
                          them: seeded by the file name, with the training config's settings
@@ -609,14 +614,20 @@ class Evaluation {
 
   void score_video_files() {
     if (o_.videos.empty()) return;
-    DetectorOptions detector_options;
-    std::unique_ptr<FaceDetector> detector = FaceDetector::create(detector_options);
+    // The element's path: its detector, tracker and shared batcher (a second copy of the model,
+    // as deepfakedetect would load it), at this tool's batch size.
+    EngineOptions engine_options;
+    engine_options.device = o_.device;
+    engine_options.threads = o_.threads;
+    BatcherOptions batching;
+    batching.batch_size = o_.batch_size;
+    batching.timeout = std::chrono::milliseconds(0);
+    const std::shared_ptr<Batcher> batcher =
+        Batcher::acquire("", model_path_, engine_options, batching);
     VideoFileOptions options;
     options.frame_step = o_.frame_step;
     options.frames_per_video = o_.frames_per_video;
     options.crop_margin = config_.data.crop_margin;
-    options.batch_size = o_.batch_size;
-    options.detector = detector_options;
     for (const VideoDir &dir : o_.videos) {
       std::vector<std::string> files;
       try {
@@ -635,7 +646,7 @@ class Evaluation {
         }
         ++summary.selected;
         progress("video " + file);
-        const VideoFileResult v = score_video_file(*engine_, *detector, file, options);
+        const VideoFileResult v = score_video_file(batcher, file, options);
         VideoResult r;
         r.name = file;
         r.origin = "file";

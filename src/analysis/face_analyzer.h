@@ -1,27 +1,28 @@
-// The per-frame work of deepfakedetect, without any GStreamer plumbing: find faces, keep their
-// tracks, send the crops that need a score to the shared batcher, and later fold the batcher's
-// answers back into the tracks. The streaming thread calls analyse(); the thread that pushes
-// frames calls apply() and report(). The tracker is shared between them behind a mutex.
+// The per-frame work of deepfakedetect, deepfake-eval --videos and deepfake-scan (which runs
+// the element), without any GStreamer: find faces (or take the regions an upstream element
+// found), keep their tracks, send the crops that need a score to the shared batcher, and later
+// fold the batcher's answers back into the tracks. One thread calls analyse(); another may
+// call apply() and report(). The tracker is shared between them behind a mutex.
 #pragma once
 
-#include <gst/video/video.h>
-
 #include <cstdint>
+#include <functional>
 #include <future>
 #include <memory>
 #include <mutex>
 #include <vector>
 
 #include "analysis/face_detector.h"
+#include "analysis/frame_view.h"
 #include "analysis/tracker.h"
 #include "core/batcher.h"
 
-namespace dfd::gst {
+namespace dfd {
 
 struct AnalysisSettings {
   double margin = 0.0;          // added around the seed's square crop
   bool explain = true;          // ask for relevancy
-  int reclassify_interval = 1;  // frames between two scores of one track
+  int reclassify_interval = 1;  // frames between two scores of one track (0: scored once)
   // false: only search around the tracked faces (FaceDetector::detect_near), which finds no
   // new face; used when there are tracks to follow.
   bool full_detection = true;
@@ -30,11 +31,21 @@ struct AnalysisSettings {
   int max_faces = 0;
 };
 
+// A face found upstream (a region of interest already on the frame): analysed instead of
+// running the detector.
+struct GivenRegion {
+  cv::Rect box;            // frame pixels; clipped to the frame
+  float confidence = 0.f;  // the upstream detector's
+  uint64_t object_id = 0;  // upstream tracking id, 0 when none: then tracked by overlap
+  int roi_id = -1;         // the region's id on the frame, handed back in FaceRecord
+};
+
 // A face as it appears on one frame.
 struct FaceRecord {
   uint64_t track_id = 0;
   cv::Rect box;  // frame pixels
   float detection_confidence = 0.f;
+  int roi_id = -1;  // the GivenRegion it came from; -1 when the detector found it
 };
 
 // A face that was sent to the model, and where its crop came from, so that the relevancy can
@@ -48,11 +59,12 @@ struct SubmittedFace {
 
 struct FrameAnalysis {
   int64_t frame_index = 0;
+  cv::Size frame_size;
   bool full_detection = true;  // the whole frame was searched, not just around the tracks
   std::vector<FaceRecord> faces;
   std::vector<SubmittedFace> submitted;
-  // valid() exactly when something was submitted. Shared: the streaming thread watches it to
-  // know the backlog while the pushing thread waits for it.
+  // valid() exactly when something was submitted. Shared: one thread watches it to know the
+  // backlog while another waits for it.
   std::shared_future<std::vector<Prediction>> result;
 };
 
@@ -76,13 +88,25 @@ struct VerdictEvent {
 
 class FaceAnalyzer {
  public:
+  // `detector` may be null when every frame comes with its regions (analyse_regions()).
   FaceAnalyzer(std::unique_ptr<FaceDetector> detector, std::shared_ptr<Batcher> batcher,
                const TrackerOptions &tracker_options);
 
-  // Detects faces on the mapped frame, associates them with tracks and submits the crops of
-  // tracks that are due for a score. Throws what the detector, imaging or batcher throw.
-  FrameAnalysis analyse(const GstVideoFrame *frame, int64_t frame_index,
+  // Called on the batcher's thread when a batch with this analyzer's faces has its results
+  // (after the result future is ready), so that a waiter can sleep instead of polling. Set it
+  // before the first analyse(); it must stay callable after this analyzer is gone (a shared
+  // batcher may finish a batch later), so it should own what it touches.
+  void set_completion_callback(std::function<void()> callback);
+
+  // Detects faces on the frame, associates them with tracks and submits the crops of tracks
+  // that are due for a score. Throws what the detector, imaging or batcher throw, and
+  // std::logic_error without a detector.
+  FrameAnalysis analyse(const FrameView &frame, int64_t frame_index,
                         const AnalysisSettings &settings);
+  // The same for faces found upstream: no detection; settings.full_detection is ignored.
+  FrameAnalysis analyse_regions(const FrameView &frame, int64_t frame_index,
+                                const AnalysisSettings &settings,
+                                const std::vector<GivenRegion> &regions);
 
   // Folds the predictions for `analysis.submitted` into the tracks (relevancy mapped onto
   // each face box); returns the verdicts that changed.
@@ -109,16 +133,16 @@ class FaceAnalyzer {
   const std::shared_ptr<Batcher> &batcher() const { return batcher_; }
 
  private:
-  std::unique_ptr<FaceDetector> detector_;  // streaming thread only
+  FrameAnalysis score_faces(const FrameView &frame, FrameAnalysis out,
+                            const std::vector<FaceBox> &found, const std::vector<uint64_t> &given,
+                            const std::vector<int> &roi_ids, const AnalysisSettings &settings);
+
+  std::unique_ptr<FaceDetector> detector_;  // analysing thread only
   std::shared_ptr<Batcher> batcher_;
+  std::function<void()> on_complete_;
   mutable std::mutex tracker_lock_;
   Tracker tracker_;
   int64_t last_full_detection_ = -1;  // under tracker_lock_; -1: none since the last reset
 };
 
-// The model-input relevancy grid of `face`, mapped onto its detection box as a grid of at
-// most `max_side` cells a side (keeping the box's aspect), values in [0, 1].
-RelevancyGrid box_relevancy(const RelevancyGrid &model_grid, const ModelConfig &config,
-                            const SubmittedFace &face, int max_side = 64);
-
-}  // namespace dfd::gst
+}  // namespace dfd
