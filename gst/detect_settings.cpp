@@ -33,6 +33,20 @@ GType detector_enum_type() {
   return static_cast<GType>(type);
 }
 
+GType inference_region_enum_type() {
+  static gsize type = 0;
+  static const GEnumValue values[] = {
+      {static_cast<gint>(InferenceRegion::FullFrame), "Search the whole frame for faces",
+       "full-frame"},
+      {static_cast<gint>(InferenceRegion::RoiList),
+       "Classify the regions of interest already on the frame (object-class)", "roi-list"},
+      {0, nullptr, nullptr}};
+  if (g_once_init_enter(&type)) {
+    g_once_init_leave(&type, g_enum_register_static("GstDeepfakeInferenceRegion", values));
+  }
+  return static_cast<GType>(type);
+}
+
 void install_properties(GObjectClass *klass) {
   // The default model is resolved once, when the class is made (DEEPFAKE_MODEL counts then).
   const std::string model = dfd::default_model_path();
@@ -156,6 +170,24 @@ void install_properties(GObjectClass *klass) {
                         "sources",
                         0, G_MAXINT, defaults.detection_interval, kPlayingFlags));
   g_object_class_install_property(
+      klass, PROP_INFERENCE_REGION,
+      g_param_spec_enum(
+          "inference-region", "Inference region",
+          "full-frame: find faces with the detector and attach a region of interest for each. "
+          "roi-list: run no detector, classify the GstVideoRegionOfInterestMeta already on the "
+          "frame whose type is in object-class (from gvadetect, nvinfer, another "
+          "deepfakedetect or the application), keeping their ids and adding the deepfake "
+          "params and relevancy to them; a region's object_id param, when upstream tracks, is "
+          "its track",
+          inference_region_enum_type(), static_cast<gint>(InferenceRegion::FullFrame),
+          kReadyFlags));
+  g_object_class_install_property(
+      klass, PROP_OBJECT_CLASS,
+      g_param_spec_string("object-class", "Object class",
+                          "roi-list: comma-separated region types to classify (the ROI meta's "
+                          "roi_type); empty: every region",
+                          defaults.object_class.c_str(), kPlayingFlags));
+  g_object_class_install_property(
       klass, PROP_FRAMES_ANALYSED,
       g_param_spec_uint64("frames-analysed", "Frames analysed",
                           "Frames on which faces were detected (and due faces scored)", 0,
@@ -248,6 +280,12 @@ bool set_setting(Settings &s, guint id, const GValue *value) {
     case PROP_MAX_LATENCY:
       s.max_latency_ms = g_value_get_uint(value);
       return true;
+    case PROP_INFERENCE_REGION:
+      s.inference_region = static_cast<InferenceRegion>(g_value_get_enum(value));
+      return true;
+    case PROP_OBJECT_CLASS:
+      s.object_class = string_or(value, "");
+      return true;
     default:
       return false;
   }
@@ -311,6 +349,12 @@ bool get_setting(const Settings &s, guint id, GValue *value) {
       return true;
     case PROP_MAX_LATENCY:
       g_value_set_uint(value, s.max_latency_ms);
+      return true;
+    case PROP_INFERENCE_REGION:
+      g_value_set_enum(value, static_cast<gint>(s.inference_region));
+      return true;
+    case PROP_OBJECT_CLASS:
+      g_value_set_string(value, s.object_class.c_str());
       return true;
     default:
       return false;

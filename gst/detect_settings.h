@@ -31,6 +31,8 @@ enum Property {
   PROP_POST_MESSAGES,
   PROP_MAX_LATENCY,
   PROP_DETECTION_INTERVAL,
+  PROP_INFERENCE_REGION,
+  PROP_OBJECT_CLASS,
   // Read-only counters: the element answers these itself.
   PROP_FRAMES_ANALYSED,
   PROP_FRAMES_SKIPPED,
@@ -38,6 +40,9 @@ enum Property {
   PROP_DETECTION_TIME,
   PROP_INFERENCE_TIME,
 };
+
+// DL Streamer's names: search the whole frame, or classify the regions already on it.
+enum class InferenceRegion { FullFrame = 0, RoiList = 1 };
 
 struct Settings {
   std::string model;  // set from dfd::default_model_path() when the element is made
@@ -61,10 +66,13 @@ struct Settings {
   bool post_messages = true;
   guint max_latency_ms = 200;
   guint detection_interval = 0;  // 0: automatic (every frame on files, see the element)
-  guint tracker_generation = 0;  // bumped when a property of the tracker changes
+  InferenceRegion inference_region = InferenceRegion::FullFrame;
+  std::string object_class = "face";  // roi-list: comma-separated ROI types; empty: all
+  guint tracker_generation = 0;       // bumped when a property of the tracker changes
 };
 
 GType detector_enum_type();
+GType inference_region_enum_type();
 
 void install_properties(GObjectClass *klass);
 

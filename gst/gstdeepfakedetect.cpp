@@ -55,6 +55,9 @@ constexpr size_t kLiveBoundFactor = 4;
 // 25 fps, new faces show up within 0.4 s); the tracked faces are followed in between.
 constexpr guint kLiveDetectionInterval = 10;
 constexpr double kPushSlackMs = 10.0;
+// roi-list, a frame not analysed: a region without an upstream id takes the track of the face
+// it overlaps this much on the newest analysed frame (the tracker's own association rule).
+constexpr float kCarryIou = dfd::TrackerOptions{}.iou_threshold;
 
 // A frame or a serialized event, in arrival order.
 struct QueueItem {
@@ -65,6 +68,11 @@ struct QueueItem {
   std::shared_ptr<dfd::FrameJob> job;  // set when the frame is analysed
   bool has_deadline = false;           // live: pushed by `deadline`, with or without scores
   Clock::time_point deadline;
+  // inference-region=roi-list: the frame's regions of the wanted classes, and how to find each
+  // again on the pushed buffer.
+  bool roi_list = false;
+  std::vector<dfd::GivenRegion> regions;
+  std::vector<RoiKey> keys;
 };
 
 // A frame pushed before its faces or scores were in: they still update the tracks.
@@ -188,16 +196,19 @@ gboolean start(GstDeepfakeDetect *self) {
     return FALSE;
   }
   std::unique_ptr<dfd::FaceDetector> detector;
-  try {
-    dfd::DetectorOptions options;
-    options.kind = s.detector;
-    options.max_width = s.detection_max_width;
-    options.min_face_size = s.min_face_size;
-    detector = dfd::FaceDetector::create(options);
-  } catch (const std::exception &e) {
-    GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ, ("Cannot create the face detector."),
-                      ("%s", e.what()));
-    return FALSE;
+  // roi-list takes its faces from upstream: no detector to load.
+  if (s.inference_region == InferenceRegion::FullFrame) {
+    try {
+      dfd::DetectorOptions options;
+      options.kind = s.detector;
+      options.max_width = s.detection_max_width;
+      options.min_face_size = s.min_face_size;
+      detector = dfd::FaceDetector::create(options);
+    } catch (const std::exception &e) {
+      GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ, ("Cannot create the face detector."),
+                        ("%s", e.what()));
+      return FALSE;
+    }
   }
   const dfd::ModelConfig &config = batcher->config();
   st.model_name = config.name.empty() ? s.model : config.name;
@@ -405,18 +416,29 @@ GstFlowReturn push_frame(GstDeepfakeDetect *self, QueueItem &item, bool *aborted
     // Boxes from frames of another size do not belong on this one.
     st.last_faces.clear();
   }
+  // roi-list: the regions on this very frame carry the results (by track, for a frame that
+  // was not analysed); full-frame: the newest analysed frame's faces are carried forward.
+  const std::vector<dfd::FaceRecord> faces =
+      !item.roi_list ? st.last_faces
+      : analysed     ? item.job->analysis.faces
+                     : dfd::carry_regions(item.regions, st.last_faces, kCarryIou);
   if (item.job && wait == Wait::Late) {
     GST_DEBUG_OBJECT(self, "frame %" G_GINT64_FORMAT " is due: pushed without its analysis",
                      static_cast<gint64>(item.job->frame_index));
     st.late.push_back(LateJob{item.job, times});
   }
-  std::vector<dfd::FaceReport> reports = st.analyzer->report(st.last_faces, st.last_reports);
+  std::vector<dfd::FaceReport> reports = st.analyzer->report(faces, st.last_reports);
 
   GstBuffer *buffer = item.buffer.release();
   if (!reports.empty()) {
     // Only the metadata changes: a shared buffer is copied shallowly, its memory is not.
     buffer = gst_buffer_make_writable(buffer);
-    df::attach_face_metadata(buffer, item.width, item.height, reports, st.model_name, s.explain);
+    if (item.roi_list) {
+      df::attach_to_given_rois(buffer, item.width, item.height, reports, item.keys, st.model_name,
+                               s.explain);
+    } else {
+      df::attach_face_metadata(buffer, item.width, item.height, reports, st.model_name, s.explain);
+    }
   }
   if (s.post_messages && analysed) post_frame_message(self, times, reports);
   st.last_reports = std::move(reports);
@@ -559,6 +581,10 @@ GstFlowReturn chain(GstPad *, GstObject *parent, GstBuffer *raw) {
   }
 
   const int64_t index = st.frame_index++;
+  if (s.inference_region == InferenceRegion::RoiList) {
+    item.roi_list = true;
+    item.regions = df::given_regions(buffer.get(), df::split_classes(s.object_class), &item.keys);
+  }
   dfd::FrameFacts facts;
   facts.arrival = arrival;
   facts.live = live;
@@ -568,7 +594,9 @@ GstFlowReturn chain(GstPad *, GstObject *parent, GstBuffer *raw) {
                    GST_CLOCK_TIME_IS_VALID(running_time) && running_time <= st.qos_earliest;
   const guint detection_interval =
       s.detection_interval > 0 ? s.detection_interval : (live ? kLiveDetectionInterval : 1);
-  facts.full_due = st.analyzer->full_detection_due(index, static_cast<int>(detection_interval));
+  // Regions from upstream need no search: a job's cost is then only its crops.
+  facts.full_due = !item.roi_list &&
+                   st.analyzer->full_detection_due(index, static_cast<int>(detection_interval));
   facts.has_tracks = st.analyzer->has_tracks();
   facts.budget_ms = budget_ms;
   dfd::SchedulerLoad load;
@@ -607,6 +635,8 @@ GstFlowReturn chain(GstPad *, GstObject *parent, GstBuffer *raw) {
     job->settings.full_detection = decision.full;
     job->settings.max_faces = decision.max_faces;
     job->source = std::make_unique<df::BufferFrameSource>(st.in_info, buffer.get());
+    job->given_regions = item.roi_list;
+    job->regions = item.regions;
     if (decision.full) st.analyzer->full_detection_submitted(index);
     st.worker->submit_locked(job);
     item.job = std::move(job);

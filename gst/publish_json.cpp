@@ -62,7 +62,7 @@ Value classification_object(const GstStructure *param, int object_id) {
   }
   // A consumer that forwards only the deepfake attribute still knows which face it was.
   if (gst_structure_has_name(param, GST_DEEPFAKE_PARAM_CLASSIFICATION) && object_id != 0) {
-    out["track_id"] = Value(object_id);
+    out["object_id"] = Value(object_id);
   }
   return Value(std::move(out));
 }
@@ -107,9 +107,10 @@ Value::Object resolution(const FrameContext &context) {
   return out;
 }
 
+// As gvametaconvert: "timestamp" is the stream time; the buffer's own PTS goes beside it.
 void set_times(Value::Object &out, const FrameContext &context) {
-  set_time(out, "timestamp", context.pts);
-  set_time(out, "stream_time", context.stream_time);
+  set_time(out, "timestamp", context.stream_time);
+  set_time(out, "pts", context.pts);
   set_time(out, "running_time", context.running_time);
   out["source"] = Value(context.source);
   out["wall_clock"] = Value(context.wall_clock);
@@ -177,7 +178,7 @@ json::Value alert_message(const Alert &alert, const FrameContext &context) {
   out["verdict"] = Value(alert.verdict);
   out["previous_verdict"] = Value(alert.previous_verdict);
   out["smoothed_score"] = Value(alert.smoothed_score);
-  out["confidence"] = Value(alert.confidence);
+  out["fake_probability"] = Value(alert.fake_probability);
   out["x"] = Value(static_cast<double>(alert.x));
   out["y"] = Value(static_cast<double>(alert.y));
   out["w"] = Value(static_cast<double>(alert.w));

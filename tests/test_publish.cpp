@@ -72,7 +72,7 @@ struct Face {
   int id = 0;  // 0: no object_id param
   const char *verdict = "unknown";
   double smoothed = 0.0;
-  double confidence = 0.0;
+  double probability = 0.0;  // fake probability of the newest analysis
   guint x = 0, y = 0, w = 0, h = 0;
 };
 
@@ -90,14 +90,18 @@ void add_face(GstBuffer *buffer, const Face &face) {
                         0.75, "label_id", G_TYPE_INT, 0, "label", G_TYPE_STRING, "face", nullptr));
   const std::string verdict = face.verdict;
   const bool scored = verdict != "unknown";
-  const bool label_fake = face.confidence >= 0.55;
+  const bool label_fake = face.probability >= 0.55;
   gst_video_region_of_interest_meta_add_param(
       roi,
       gst_structure_new(GST_DEEPFAKE_PARAM_CLASSIFICATION, GST_DEEPFAKE_FIELD_LABEL, G_TYPE_STRING,
                         !scored      ? "unknown"
                         : label_fake ? "fake"
                                      : "real",
-                        GST_DEEPFAKE_FIELD_CONFIDENCE, G_TYPE_DOUBLE, face.confidence,
+                        GST_DEEPFAKE_FIELD_CONFIDENCE, G_TYPE_DOUBLE,
+                        !scored      ? 0.0
+                        : label_fake ? face.probability
+                                     : 1.0 - face.probability,
+                        GST_DEEPFAKE_FIELD_FAKE_PROBABILITY, G_TYPE_DOUBLE, face.probability,
                         GST_DEEPFAKE_FIELD_LABEL_ID, G_TYPE_INT,
                         !scored      ? -1
                         : label_fake ? 1
@@ -106,7 +110,7 @@ void add_face(GstBuffer *buffer, const Face &face) {
                         GST_DEEPFAKE_FIELD_ATTRIBUTE_NAME, G_TYPE_STRING, "deepfake",
                         GST_DEEPFAKE_FIELD_SMOOTHED_SCORE, G_TYPE_DOUBLE, face.smoothed,
                         GST_DEEPFAKE_FIELD_VERDICT, G_TYPE_STRING, face.verdict,
-                        GST_DEEPFAKE_FIELD_FRAMES_ANALYSED, G_TYPE_INT, scored ? 3 : 0, nullptr));
+                        GST_DEEPFAKE_FIELD_ANALYSES, G_TYPE_INT, scored ? 3 : 0, nullptr));
   if (face.id != 0) {
     gst_video_region_of_interest_meta_add_param(
         roi, gst_structure_new(GST_DEEPFAKE_PARAM_OBJECT_ID, GST_DEEPFAKE_FIELD_ID, G_TYPE_INT,
@@ -128,7 +132,7 @@ Face face(int id, const char *verdict, double smoothed = 0.5) {
   f.id = id;
   f.verdict = verdict;
   f.smoothed = smoothed;
-  f.confidence = smoothed;
+  f.probability = smoothed;
   f.x = 32;
   f.y = 24;
   f.w = 160;
@@ -498,7 +502,7 @@ std::vector<double> without_redeliveries(const std::vector<double> &timestamps) 
 GST_START_TEST(test_frame_json_fields) {
   GstBuffer *buffer = frame(5, {});
   Face f = face(7, "fake", 0.8125);
-  f.confidence = 0.875;
+  f.probability = 0.875;
   f.x = 80;
   f.y = 60;
   f.w = 160;
@@ -520,8 +524,10 @@ GST_START_TEST(test_frame_json_fields) {
 
   const std::string dumped = dfd::json::dump(pub::frame_message(pub::roi_objects(buffer), context));
   const Value message = dfd::json::parse(dumped);
-  assert_number_eq(number(message, "timestamp"), 5.0 * kFrame);
-  assert_number_eq(number(message, "stream_time"), 123);
+  // As gvametaconvert: the stream time; the PTS beside it.
+  assert_number_eq(number(message, "timestamp"), 123);
+  assert_number_eq(number(message, "pts"), 5.0 * kFrame);
+  ck_assert(message.find("stream_time") == nullptr);
   assert_number_eq(number(message, "running_time"), 456);
   assert_text_eq(text(message, "source").c_str(), "cam-a");
   assert_text_eq(text(message, "wall_clock").c_str(), "2025-11-26T08:20:29.123Z");
@@ -551,10 +557,11 @@ GST_START_TEST(test_frame_json_fields) {
   assert_text_eq(text(deepfake, "label").c_str(), "fake");
   assert_number_eq(number(deepfake, "label_id"), 1);
   assert_number_eq(number(deepfake, "confidence"), 0.875);
-  assert_number_eq(number(deepfake, "smoothed-score"), 0.8125);
+  assert_number_eq(number(deepfake, "fake_probability"), 0.875);
+  assert_number_eq(number(deepfake, "smoothed_score"), 0.8125);
   assert_text_eq(text(deepfake, "verdict").c_str(), "fake");
-  assert_number_eq(number(deepfake, "frames-analysed"), 3);
-  assert_number_eq(number(deepfake, "track_id"), 7);
+  assert_number_eq(number(deepfake, "analyses"), 3);
+  assert_number_eq(number(deepfake, "object_id"), 7);
   assert_text_eq(text(deepfake, "model_name").c_str(), "test-model");
   assert_text_eq(text(*deepfake.find("model"), "name").c_str(), "test-model");
 
@@ -612,7 +619,7 @@ GST_START_TEST(test_verdict_alerts) {
   pub::FrameContext context;
   context.width = kWidth;
   context.height = kHeight;
-  context.pts = 40;
+  context.pts = 1040;
   context.stream_time = 40;
   context.running_time = 0;
   context.source = "cam";
@@ -622,12 +629,15 @@ GST_START_TEST(test_verdict_alerts) {
   assert_text_eq(text(alert, "source").c_str(), "cam");
   assert_text_eq(text(alert, "wall_clock").c_str(), "2025-11-26T08:20:29.123Z");
   assert_number_eq(number(alert, "timestamp"), 40);
-  assert_number_eq(number(alert, "stream_time"), 40);
+  assert_number_eq(number(alert, "pts"), 1040);
+  ck_assert(alert.find("stream_time") == nullptr);
   assert_number_eq(number(alert, "running_time"), 0);
   assert_number_eq(number(alert, "id"), 2);
   assert_text_eq(text(alert, "verdict").c_str(), "fake");
   assert_text_eq(text(alert, "previous_verdict").c_str(), "real");
   assert_number_eq(number(alert, "smoothed_score"), 0.9);
+  assert_number_eq(number(alert, "fake_probability"), 0.9);
+  ck_assert(alert.find("confidence") == nullptr);
   assert_number_eq(number(alert, "x"), 32);
   assert_number_eq(number(*alert.find("bounding_box"), "y_max"), 0.6);
 }
@@ -1017,8 +1027,8 @@ GST_START_TEST(test_alerts_match_detector) {
     if (GST_MESSAGE_TYPE(m) == GST_MESSAGE_ELEMENT && gst_structure_has_name(s, "deepfake-alert")) {
       guint64 id = 0, pts = 0;
       double smoothed = 0;
-      gst_structure_get(s, "object-id", G_TYPE_UINT64, &id, "timestamp", G_TYPE_UINT64, &pts,
-                        "smoothed-score", G_TYPE_DOUBLE, &smoothed, nullptr);
+      gst_structure_get(s, "object_id", G_TYPE_UINT64, &id, "pts", G_TYPE_UINT64, &pts,
+                        "smoothed_score", G_TYPE_DOUBLE, &smoothed, nullptr);
       posted.push_back({static_cast<double>(id), static_cast<double>(pts), smoothed,
                         gst_structure_get_string(s, "verdict")});
     }
@@ -1038,7 +1048,7 @@ GST_START_TEST(test_alerts_match_detector) {
       continue;
     }
     published.push_back(
-        {number(v, "id"), number(v, "timestamp"), number(v, "smoothed_score"), text(v, "verdict")});
+        {number(v, "id"), number(v, "pts"), number(v, "smoothed_score"), text(v, "verdict")});
   }
   std::printf("detector: %zu frame messages, %zu alerts posted, %zu published\n", frames,
               posted.size(), published.size());

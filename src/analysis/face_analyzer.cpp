@@ -9,6 +9,26 @@
 
 namespace dfd {
 
+std::vector<FaceRecord> carry_regions(const std::vector<GivenRegion> &regions,
+                                      const std::vector<FaceRecord> &last, float min_iou) {
+  std::vector<FaceRecord> out;
+  for (const GivenRegion &region : regions) {
+    uint64_t track = region.object_id;
+    if (track == 0) {
+      float best = 0.f;
+      for (const FaceRecord &face : last) {
+        const float iou = intersection_over_union(face.box, region.box);
+        if (iou >= min_iou && iou > best) {
+          best = iou;
+          track = face.track_id;
+        }
+      }
+    }
+    if (track != 0) out.push_back({track, region.box, region.confidence, region.roi_id});
+  }
+  return out;
+}
+
 FaceAnalyzer::FaceAnalyzer(std::unique_ptr<FaceDetector> detector, std::shared_ptr<Batcher> batcher,
                            const TrackerOptions &tracker_options)
     : detector_(std::move(detector)), batcher_(std::move(batcher)), tracker_(tracker_options) {}

@@ -86,6 +86,13 @@ struct VerdictEvent {
   float smoothed = 0.f;
 };
 
+// Faces for the regions of a frame that was not analysed, so that they still carry their
+// track's results: a region with an upstream object id is that track; another takes the track
+// of the face in `last` (the newest analysed frame's) that it overlaps most, at least
+// `min_iou`; a region matching none is left out.
+std::vector<FaceRecord> carry_regions(const std::vector<GivenRegion> &regions,
+                                      const std::vector<FaceRecord> &last, float min_iou);
+
 class FaceAnalyzer {
  public:
   // `detector` may be null when every frame comes with its regions (analyse_regions()).

@@ -12,17 +12,19 @@ json::Value time_or_null(uint64_t ns) {
 
 json::Value face_json(const FaceObservation &f) {
   json::Value::Object o;
-  o["object-id"] = static_cast<double>(f.object_id);
+  o["object_id"] = static_cast<double>(f.object_id);
   o["x"] = f.x;
   o["y"] = f.y;
-  o["width"] = f.width;
-  o["height"] = f.height;
-  o["detection-confidence"] = f.detection_confidence;
+  o["w"] = f.width;
+  o["h"] = f.height;
+  o["detection_confidence"] = f.detection_confidence;
   o["scored"] = f.scored;
-  o["score"] = f.score;
-  o["smoothed-score"] = f.smoothed;
   o["label"] = f.label;
+  o["confidence"] = f.confidence;
+  o["fake_probability"] = f.score;
+  o["smoothed_score"] = f.smoothed;
   o["verdict"] = f.verdict;
+  o["analyses"] = f.analyses;
   return o;
 }
 
@@ -45,13 +47,19 @@ json::Value object_json(const FaceObservation &f, int width, int height,
   detection["label_id"] = 0;
   json::Value::Object model;
   model["name"] = model_name;
+  // As deepfakepublish writes the element's param: its fields, model and object_id.
   json::Value::Object deepfake;
   deepfake["label"] = f.label;
   deepfake["label_id"] = f.label == "fake" ? 1 : f.label == "real" ? 0 : -1;
-  deepfake["confidence"] = f.score;
-  deepfake["smoothed-score"] = f.smoothed;
+  deepfake["confidence"] = f.confidence;
+  deepfake["fake_probability"] = f.score;
+  deepfake["smoothed_score"] = f.smoothed;
   deepfake["verdict"] = f.verdict;
+  deepfake["analyses"] = f.analyses;
+  deepfake["attribute_name"] = "deepfake";
+  deepfake["model_name"] = model_name;
   deepfake["model"] = std::move(model);
+  deepfake["object_id"] = static_cast<double>(f.object_id);
   json::Value::Object o;
   o["id"] = static_cast<double>(f.object_id);
   o["roi_type"] = "face";
@@ -78,15 +86,15 @@ json::Value frame_json(const FileScan &scan, const AnalysedFrame &frame,
   json::Value::Object o;
   o["source"] = scan.path;
   o["frame"] = static_cast<double>(frame.index);
-  o["timestamp"] = time_or_null(frame.pts);
-  o["stream-time"] = time_or_null(frame.stream_time);
-  o["running-time"] = time_or_null(frame.running_time);
+  o["timestamp"] = time_or_null(frame.stream_time);  // as gvametaconvert: stream time
+  o["pts"] = time_or_null(frame.pts);
+  o["running_time"] = time_or_null(frame.running_time);
   o["duration"] = time_or_null(frame.duration);
   const std::optional<double> seconds = frame_seconds(frame);
   o["seconds"] = seconds ? json::Value(*seconds) : json::Value();
   o["time"] = seconds ? json::Value(format_clock(*seconds)) : json::Value();
-  o["frames-analysed"] = static_cast<double>(frame.frames_analysed);
-  o["frames-skipped"] = static_cast<double>(frame.frames_skipped);
+  o["frames_analysed"] = static_cast<double>(frame.frames_analysed);
+  o["frames_skipped"] = static_cast<double>(frame.frames_skipped);
   json::Value::Object resolution;
   resolution["width"] = scan.width;
   resolution["height"] = scan.height;
@@ -109,23 +117,23 @@ json::Value summary_json(const FileSummary &s) {
                                : json::Value(s.error);
   o["threshold"] = s.threshold;
   o["score"] = s.score ? json::Value(*s.score) : json::Value();
-  o["deciding-track"] =
+  o["deciding_track"] =
       s.deciding_track ? json::Value(static_cast<double>(*s.deciding_track)) : json::Value();
   o["width"] = s.width;
   o["height"] = s.height;
   o["duration"] = s.duration ? json::Value(*s.duration) : json::Value();
-  o["frames-decoded"] = static_cast<double>(s.frames_decoded);
-  o["frames-analysed"] = static_cast<double>(s.frames_analysed);
+  o["frames_decoded"] = static_cast<double>(s.frames_decoded);
+  o["frames_analysed"] = static_cast<double>(s.frames_analysed);
   o["faces"] = static_cast<double>(s.faces);
-  o["wall-seconds"] = s.wall_seconds;
+  o["wall_seconds"] = s.wall_seconds;
   o["fps"] = s.fps;
   json::Value::Array tracks;
   for (const TrackSummary &t : s.tracks) {
     json::Value::Object track;
-    track["object-id"] = static_cast<double>(t.object_id);
+    track["object_id"] = static_cast<double>(t.object_id);
     track["score"] = t.score;
     track["frames"] = t.frames;
-    track["fake-frames"] = t.fake_frames;
+    track["fake_frames"] = t.fake_frames;
     track["first"] = clock_json(t.first);
     track["last"] = clock_json(t.last);
     tracks.push_back(std::move(track));
@@ -137,13 +145,13 @@ json::Value summary_json(const FileSummary &s) {
     range["start"] = clock_json(r.start);
     range["end"] = clock_json(r.end);
     range["frames"] = r.frames;
-    range["max-score"] = r.max_score;
+    range["max_score"] = r.max_score;
     json::Value::Array ids;
     for (const uint64_t id : r.object_ids) ids.push_back(static_cast<double>(id));
-    range["object-ids"] = std::move(ids);
+    range["object_ids"] = std::move(ids);
     ranges.push_back(std::move(range));
   }
-  o["fake-ranges"] = std::move(ranges);
+  o["fake_ranges"] = std::move(ranges);
   return o;
 }
 
@@ -152,12 +160,12 @@ json::Value totals_json(const Totals &t) {
   o["files"] = t.files;
   o["fake"] = t.fake;
   o["real"] = t.real;
-  o["no-face"] = t.no_face;
+  o["no_face"] = t.no_face;
   o["errors"] = t.errors;
-  o["frames-decoded"] = static_cast<double>(t.frames_decoded);
-  o["frames-analysed"] = static_cast<double>(t.frames_analysed);
+  o["frames_decoded"] = static_cast<double>(t.frames_decoded);
+  o["frames_analysed"] = static_cast<double>(t.frames_analysed);
   o["faces"] = static_cast<double>(t.faces);
-  o["wall-seconds"] = t.wall_seconds;
+  o["wall_seconds"] = t.wall_seconds;
   o["fps"] = t.wall_seconds > 0 ? static_cast<double>(t.frames_decoded) / t.wall_seconds : 0.0;
   return o;
 }
