@@ -1,5 +1,5 @@
-// Face detection (dlib HOG, OpenCV Haar) on real photos and composed frames, and the tracker's
-// association, smoothing, hysteresis and re-analysis schedule.
+// Face detection (YuNet, dlib HOG, OpenCV Haar) on real photos and composed frames, and the
+// tracker's association, smoothing, hysteresis and re-analysis schedule.
 #include <unistd.h>
 
 #include <cmath>
@@ -50,7 +50,15 @@ dfd::DetectorOptions options(dfd::DetectorKind kind, int max_width, int min_face
 }
 
 const char *name(dfd::DetectorKind kind) {
-  return kind == dfd::DetectorKind::Hog ? "hog" : "haar";
+  switch (kind) {
+    case dfd::DetectorKind::Hog:
+      return "hog";
+    case dfd::DetectorKind::Haar:
+      return "haar";
+    case dfd::DetectorKind::Yunet:
+      return "yunet";
+  }
+  return "?";
 }
 
 cv::Point centre(const cv::Rect &r) {
@@ -80,7 +88,8 @@ cv::Mat composed_frame(cv::Point *face_centre, int *face_size) {
   return frame;
 }
 
-constexpr dfd::DetectorKind kKinds[] = {dfd::DetectorKind::Hog, dfd::DetectorKind::Haar};
+constexpr dfd::DetectorKind kKinds[] = {dfd::DetectorKind::Yunet, dfd::DetectorKind::Hog,
+                                        dfd::DetectorKind::Haar};
 
 }  // namespace
 
@@ -245,12 +254,51 @@ START_TEST(test_detector_errors) {
 }
 END_TEST
 
+START_TEST(test_yunet_landmarks_and_colour) {
+  auto detector = dfd::FaceDetector::create(options(dfd::DetectorKind::Yunet, 0, 40));
+  for (const Photo &photo : kPhotos) {
+    const cv::Mat gray = load_gray(photo.file);
+    const auto faces = detector->detect(gray);
+    ck_assert_uint_eq(faces.size(), 1);
+    const dfd::FaceBox &face = faces[0];
+    ck_assert_uint_eq(face.landmarks.size(), 5);
+    // Eyes above the nose, the nose above the mouth corners, all inside the box; the
+    // person's right eye and mouth corner lie on the image's left.
+    const auto &p = face.landmarks;
+    const cv::Rect2f box(face.box);
+    for (const cv::Point2f &point : p) ck_assert_msg(box.contains(point), "%s", photo.file);
+    ck_assert(p[0].x < p[1].x && p[3].x < p[4].x);
+    ck_assert(std::max(p[0].y, p[1].y) < p[2].y && p[2].y < std::min(p[3].y, p[4].y));
+
+    // The same face from the colour image.
+    const std::string path = std::string(std::getenv("DFD_TEST_DATA")) + "/faces/" + photo.file;
+    const auto colour = detector->detect(cv::imread(path, cv::IMREAD_COLOR));
+    ck_assert_uint_eq(colour.size(), 1);
+    ck_assert(dfd::intersection_over_union(colour[0].box, face.box) > 0.8f);
+  }
+  // Sides that are not multiples of 32, down to a pixel, must not reach the network's
+  // shape limits.
+  for (const int side : {1, 7, 31, 33, 63, 65, 101}) {
+    const cv::Mat tiny(side, side + 3, CV_8UC1, cv::Scalar(128));
+    ck_assert(detector->detect(tiny).empty());
+  }
+  dfd::DetectorOptions missing = options(dfd::DetectorKind::Yunet, 640, 64);
+  missing.yunet_model = "/nonexistent/yunet.onnx";
+  try {
+    dfd::FaceDetector::create(missing);
+    ck_abort_msg("a missing YuNet model must be refused");
+  } catch (const std::runtime_error &e) {
+    ck_assert_msg(std::strstr(e.what(), "/nonexistent/yunet.onnx") != nullptr, "%s", e.what());
+  }
+}
+END_TEST
+
 // ---- tracker ----------------------------------------------------------------------------
 
 namespace {
 
 dfd::FaceBox face_at(int x, int y, int size = 100) {
-  return {cv::Rect(x, y, size, size), 0.9f};
+  return {cv::Rect(x, y, size, size), 0.9f, {}};
 }
 
 dfd::TrackerOptions tracker_options() {
@@ -433,6 +481,7 @@ int main() {
   tcase_add_test(detector, test_min_face_size_filters);
   tcase_add_test(detector, test_faces_sorted_by_area);
   tcase_add_test(detector, test_detector_errors);
+  tcase_add_test(detector, test_yunet_landmarks_and_colour);
   suite_add_tcase(suite, detector);
   TCase *tracker = tcase_create("tracker");
   tcase_add_test(tracker, test_iou);

@@ -244,7 +244,7 @@ START_TEST(test_epoch_plan) {
     reals.insert(a[i].real);
     same_as_b += a[i].real == b[i].real && a[i].fake == b[i].fake ? 1 : 0;
     same_as_c += a[i].real == c[i].real ? 1 : 0;
-    if (a[i].self_blend) {
+    if (a[i].kind == FakeKind::SelfBlend) {
       ck_assert_int_eq(a[i].fake, -1);
       continue;
     }
@@ -264,7 +264,7 @@ START_TEST(test_epoch_plan) {
   config.fake_partner = FakePartner::Any;
   int photos_with_fake = 0;
   for (const Unit &u : plan_epoch(data, config, 5, 0))
-    photos_with_fake += !u.self_blend && u.real >= 40;
+    photos_with_fake += u.kind == FakeKind::Paired && u.real >= 40;
   ck_assert(photos_with_fake > 0);
 
   config.sampling = Sampling::Images;

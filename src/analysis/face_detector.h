@@ -1,6 +1,7 @@
-// Face detection on video frames: dlib's HOG frontal detector (default) or an OpenCV Haar
-// cascade. Works on an 8-bit grayscale frame (for YUV formats the Y plane as it is), on a copy
-// downscaled to at most `max_width`, and reports boxes in full-frame pixels.
+// Face detection on video frames: YuNet (a small CNN, through OpenCV's FaceDetectorYN), dlib's
+// HOG frontal detector or an OpenCV Haar cascade. Works on an 8-bit grayscale frame (for YUV
+// formats the Y plane as it is; YuNet also takes BGR), on a copy downscaled to at most
+// `max_width`, and reports boxes in full-frame pixels.
 #pragma once
 
 #include <memory>
@@ -10,18 +11,27 @@
 
 namespace dfd {
 
-enum class DetectorKind { Hog, Haar };
+enum class DetectorKind { Hog, Haar, Yunet };
 
 struct DetectorOptions {
   DetectorKind kind = DetectorKind::Hog;
   int max_width = 640;       // detection runs on a copy at most this wide (0: full size)
   int min_face_size = 64;    // in full-frame pixels; smaller faces are ignored
   std::string haar_cascade;  // empty: OpenCV's haarcascade_frontalface_default.xml from opencv-data
+  std::string yunet_model;   // empty: default_yunet_model_path()
+  float yunet_score_threshold = 0.7f;
 };
+
+// models/yunet-202202.onnx, installed or in the source tree; DEEPFAKE_FACE_DETECTOR_MODEL
+// overrides it.
+std::string default_yunet_model_path();
 
 struct FaceBox {
   cv::Rect box;            // full-frame pixels, inside the frame
   float confidence = 0.f;  // detector score mapped to [0, 1]
+  // YuNet's five points in full-frame pixels: right eye, left eye, nose tip, right and left
+  // mouth corners (the person's right and left). Empty for HOG and Haar.
+  std::vector<cv::Point2f> landmarks;
 };
 
 class FaceDetector {

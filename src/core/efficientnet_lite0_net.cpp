@@ -108,12 +108,34 @@ EfficientNetLite0Impl::EfficientNetLite0Impl(int64_t image_size) {
 }
 
 torch::Tensor EfficientNetLite0Impl::forward(const torch::Tensor &images) {
-  torch::Tensor x = lite0::activate(bn0_->forward(conv_stem_->forward(images)));
-  for (lite0::MBConvBlock &block : blocks_) x = block->forward(x);
+  const auto prefix = [&] {
+    torch::Tensor x = lite0::activate(bn0_->forward(conv_stem_->forward(images)));
+    for (int i = 0; i < frozen_; ++i) x = blocks_[static_cast<size_t>(i)]->forward(x);
+    return x;
+  };
+  torch::Tensor x;
+  if (frozen_inference_ && frozen_ > 0) {
+    torch::NoGradGuard no_grad;
+    x = prefix();
+  } else {
+    x = prefix();
+  }
+  for (size_t i = static_cast<size_t>(frozen_); i < blocks_.size(); ++i) x = blocks_[i]->forward(x);
   return lite0::activate(bn1_->forward(conv_head_->forward(x)));
 }
 
-void EfficientNetLite0Impl::freeze_blocks(int count) {
+void EfficientNetLite0Impl::train(bool on) {
+  torch::nn::Module::train(on);
+  if (!frozen_inference_ || frozen_ == 0) return;
+  conv_stem_->eval();
+  bn0_->eval();
+  for (int i = 0; i < frozen_; ++i) blocks_[static_cast<size_t>(i)]->eval();
+}
+
+void EfficientNetLite0Impl::freeze_blocks(int count, bool inference) {
+  frozen_ = std::clamp(count, 0, static_cast<int>(blocks_.size()));
+  frozen_inference_ = inference;
+  train(is_training());
   const bool freeze_stem = count > 0;
   for (auto &p : conv_stem_->parameters()) p.requires_grad_(!freeze_stem);
   for (auto &p : bn0_->parameters()) p.requires_grad_(!freeze_stem);

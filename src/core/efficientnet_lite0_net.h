@@ -50,10 +50,15 @@ class EfficientNetLite0Impl : public torch::nn::Module {
  public:
   explicit EfficientNetLite0Impl(int64_t image_size);
   torch::Tensor forward(const torch::Tensor &images);
-  // Blocks before `count` stop receiving gradients; count > 0 freezes the stem too.
-  void freeze_blocks(int count);
+  // Blocks before `count` stop receiving gradients; count > 0 freezes the stem too. With
+  // `inference`, that prefix also runs as at inference while training: no autograd record
+  // and fixed BatchNorm statistics.
+  void freeze_blocks(int count, bool inference = false);
+  void train(bool on = true) override;
 
  private:
+  int frozen_ = 0;
+  bool frozen_inference_ = false;
   efficientnet_lite0::SameConv2d conv_stem_{nullptr}, conv_head_{nullptr};
   torch::nn::BatchNorm2d bn0_{nullptr}, bn1_{nullptr};
   std::vector<efficientnet_lite0::MBConvBlock> blocks_;

@@ -1,5 +1,6 @@
 #include "torch_model.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "efficientnet_b0.h"
@@ -115,12 +116,34 @@ EfficientNetB0Impl::EfficientNetB0Impl(int64_t image_size, bool with_classifier)
 }
 
 torch::Tensor EfficientNetB0Impl::forward(const torch::Tensor &images) {
-  torch::Tensor x = torch::silu(bn0_->forward(conv_stem_->forward(images)));
-  for (MBConvBlock &block : blocks_) x = block->forward(x);
+  const auto prefix = [&] {
+    torch::Tensor x = torch::silu(bn0_->forward(conv_stem_->forward(images)));
+    for (int i = 0; i < frozen_; ++i) x = blocks_[static_cast<size_t>(i)]->forward(x);
+    return x;
+  };
+  torch::Tensor x;
+  if (frozen_inference_ && frozen_ > 0) {
+    torch::NoGradGuard no_grad;
+    x = prefix();
+  } else {
+    x = prefix();
+  }
+  for (size_t i = static_cast<size_t>(frozen_); i < blocks_.size(); ++i) x = blocks_[i]->forward(x);
   return torch::silu(bn1_->forward(conv_head_->forward(x)));
 }
 
-void EfficientNetB0Impl::freeze_blocks(int count) {
+void EfficientNetB0Impl::train(bool on) {
+  torch::nn::Module::train(on);
+  if (!frozen_inference_ || frozen_ == 0) return;
+  conv_stem_->eval();
+  bn0_->eval();
+  for (int i = 0; i < frozen_; ++i) blocks_[static_cast<size_t>(i)]->eval();
+}
+
+void EfficientNetB0Impl::freeze_blocks(int count, bool inference) {
+  frozen_ = std::clamp(count, 0, static_cast<int>(blocks_.size()));
+  frozen_inference_ = inference;
+  train(is_training());
   const bool freeze_stem = count > 0;
   for (auto &p : conv_stem_->parameters()) p.requires_grad_(!freeze_stem);
   for (auto &p : bn0_->parameters()) p.requires_grad_(!freeze_stem);
@@ -233,11 +256,11 @@ torch::Tensor DeepfakeNetImpl::features(const torch::Tensor &images) {
   return lite0_ ? lite0_->forward(images) : efficient_net_->forward(images);
 }
 
-void DeepfakeNetImpl::freeze_backbone_blocks(int count) {
+void DeepfakeNetImpl::freeze_backbone_blocks(int count, bool inference) {
   if (lite0_) {
-    lite0_->freeze_blocks(count);
+    lite0_->freeze_blocks(count, inference);
   } else {
-    efficient_net_->freeze_blocks(count);
+    efficient_net_->freeze_blocks(count, inference);
   }
 }
 

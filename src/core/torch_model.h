@@ -58,9 +58,14 @@ class EfficientNetB0Impl : public torch::nn::Module {
   EfficientNetB0Impl(int64_t image_size, bool with_classifier);
   torch::Tensor forward(const torch::Tensor &x);
   // Blocks before `count` stop receiving gradients (the seed trains with blocks 0-12 frozen).
-  void freeze_blocks(int count);
+  // With `inference`, that prefix also runs as at inference while training (no autograd
+  // record, fixed BatchNorm statistics); the seed's own training keeps it in training mode.
+  void freeze_blocks(int count, bool inference = false);
+  void train(bool on = true) override;
 
  private:
+  int frozen_ = 0;
+  bool frozen_inference_ = false;
   StaticSameConv2d conv_stem_{nullptr}, conv_head_{nullptr};
   torch::nn::BatchNorm2d bn0_{nullptr}, bn1_{nullptr};
   std::vector<MBConvBlock> blocks_;
@@ -129,8 +134,9 @@ class DeepfakeNetImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor &images) {
     return classify_tokens(embed(features(images)), nullptr);
   }
-  // Backbone blocks before `count` stop receiving gradients (and the stem, when count > 0).
-  void freeze_backbone_blocks(int count);
+  // Backbone blocks before `count` stop receiving gradients (and the stem, when count > 0);
+  // `inference`: see EfficientNetB0Impl::freeze_blocks.
+  void freeze_backbone_blocks(int count, bool inference = false);
 
  private:
   ModelConfig config_;

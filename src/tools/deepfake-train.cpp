@@ -36,8 +36,11 @@ Options:
                          stopped (same config and folders)
   --device DEV           cpu, cuda or cuda:N (default: cpu)
   --threads N            LibTorch CPU threads (default: one per core)
-  --no-prefetch          build batches on the training thread (default: one batch ahead
-                         on a second thread; results are identical either way)
+  --no-prefetch          build batches on the training thread (default: built ahead on
+                         other threads; results are identical either way)
+  --data-threads N       batches built ahead at once, each on its own thread (default: 1)
+  --channels-last        NHWC activations and convolution weights (faster with oneDNN on
+                         CPU; results differ from the default by float rounding only)
   --max-steps N          stop after N training steps in all (validates and checkpoints
                          first; --resume continues later)
   --validate-at-start    score the validation split before the first step
@@ -92,6 +95,10 @@ int main(int argc, char **argv) {
         options.threads = static_cast<int>(dfd::tools::parse_integer(arg, value(), 1));
       } else if (arg == "--no-prefetch") {
         options.prefetch = !flag();
+      } else if (arg == "--data-threads") {
+        options.data_threads = static_cast<int>(dfd::tools::parse_integer(arg, value(), 1));
+      } else if (arg == "--channels-last") {
+        options.channels_last = flag();
       } else if (arg == "--max-steps") {
         options.max_steps = dfd::tools::parse_integer(arg, value(), 1);
       } else if (arg == "--validate-at-start") {

@@ -9,6 +9,17 @@ namespace dfd::training {
 
 namespace fs = std::filesystem;
 
+std::string source_name(const std::string &folder) {
+  fs::path path = fs::path(folder).lexically_normal();
+  if (!path.has_filename()) path = path.parent_path();  // "a/b/" names b
+  const std::string name = path.filename().string();
+  if ((name == "real" || name == "fake") && path.has_parent_path()) {
+    const std::string parent = path.parent_path().filename().string();
+    if (!parent.empty() && parent != "." && parent != "..") return parent;
+  }
+  return name;
+}
+
 uint32_t fnv1a(std::string_view text) {
   uint32_t hash = 2166136261u;
   for (const char c : text) {
@@ -44,6 +55,7 @@ std::vector<ImageEntry> scan_image_folder(const std::string &dir, bool fake, int
     entry.path = it->path().string();
     entry.name = it->path().filename().string();
     entry.folder = dir;
+    entry.source = source_name(dir);
     entry.fake = fake;
     entry.validation = is_validation_name(entry.name, val_percent);
     out.push_back(std::move(entry));

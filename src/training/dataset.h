@@ -14,9 +14,15 @@ struct ImageEntry {
   std::string path;    // as opened
   std::string name;    // basename: the split key
   std::string folder;  // the folder as given on the command line, for per-folder figures
+  std::string source;  // source_name(folder)
   bool fake = false;
   bool validation = false;
 };
+
+// The data source a folder belongs to: its name, or its parent's where the folder is named
+// "real" or "fake" ("faces/dfdc/real" -> "dfdc", "faces/real-photos" -> "real-photos"). Reals and
+// fakes of one source pair up, and config weights and per-source figures use this name.
+std::string source_name(const std::string &folder);
 
 // 32-bit FNV-1a: tiny, fixed by definition, and the same on every platform and compiler.
 uint32_t fnv1a(std::string_view text);

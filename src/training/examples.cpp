@@ -1,12 +1,18 @@
 #include "examples.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <future>
 #include <map>
+#include <memory>
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 #include <stdexcept>
+#include <thread>
 #include <utility>
 
 #include "augment.h"
+#include "face_swap.h"
 #include "imaging/preprocess.h"
 #include "random.h"
 #include "self_blend.h"
@@ -18,6 +24,8 @@ namespace {
 // Salts keep the streams drawn from one seed apart.
 constexpr uint64_t kPlanSalt = 0x706c616e;        // "plan"
 constexpr uint64_t kValidationSalt = 0x76616c73;  // "vals"
+// Added to an undetected donor's pose distance, which lies in [0, 4] (normalised shapes).
+constexpr double kUndetectedDonorPenalty = 4.0;
 
 template <typename T>
 void shuffle(std::vector<T> &items, Rng &rng) {
@@ -41,45 +49,122 @@ std::string parent_folder(const std::string &folder) {
   return path.parent_path().string();
 }
 
+std::array<double, kFakeKindCount> fake_kind_weights(const DataConfig &config) {
+  if (config.fake_kinds_given) return config.fake_kinds;
+  return {1.0 - config.sbi_fraction, config.sbi_fraction, 0.0, 0.0};
+}
+
+size_t units_per_epoch(const Dataset &data, const DataConfig &config) {
+  if (config.sampling == Sampling::Images) return data.train_real.size() + data.train_fake.size();
+  if (!config.source_weights.empty() && config.units_per_epoch > 0) {
+    return static_cast<size_t>(config.units_per_epoch);
+  }
+  return data.train_real.size();
+}
+
 std::vector<Unit> plan_epoch(const Dataset &data, const DataConfig &config, uint64_t seed,
                              int epoch) {
   Rng rng = make_rng(derive_seed(seed, {kPlanSalt, static_cast<uint64_t>(epoch)}));
   std::vector<Unit> units;
   if (config.sampling == Sampling::Images) {
-    for (int i : iota(data.train_real.size())) units.push_back(Unit{i, -1, false});
-    for (int i : iota(data.train_fake.size())) units.push_back(Unit{-1, i, false});
+    for (int i : iota(data.train_real.size())) units.push_back(Unit{i, -1, FakeKind::Paired});
+    for (int i : iota(data.train_fake.size())) units.push_back(Unit{-1, i, FakeKind::Paired});
     shuffle(units, rng);
     return units;
   }
-  std::vector<int> reals = iota(data.train_real.size());
-  shuffle(reals, rng);
-  // The fakes a real may be paired with, by group; each group is drawn without replacement
-  // from its own reshuffled cycle.
-  const auto group = [&](const std::string &folder) {
-    return config.fake_partner == FakePartner::Any ? std::string() : parent_folder(folder);
-  };
+  // A cycle hands out its members in a shuffled order and reshuffles when all were used, so
+  // nothing is drawn twice before everything was drawn once.
   struct Cycle {
     std::vector<int> members, order;
     size_t next = 0;
+    int draw(Rng &r) {
+      if (next == order.size()) {
+        order = members;
+        shuffle(order, r);
+        next = 0;
+      }
+      return order[next++];
+    }
+  };
+
+  std::vector<int> reals;
+  if (config.source_weights.empty()) {
+    reals = iota(data.train_real.size());
+    shuffle(reals, rng);
+  } else {
+    std::map<std::string, Cycle> by_source;
+    for (int i : iota(data.train_real.size())) {
+      by_source[source_name(data.train_real[static_cast<size_t>(i)].folder)].members.push_back(i);
+    }
+    std::vector<std::pair<Cycle *, double>> sources;
+    double total = 0.0;
+    for (auto &[name, cycle] : by_source) {
+      const auto weight = config.source_weights.find(name);
+      const double w = weight == config.source_weights.end() ? 0.0 : weight->second;
+      if (w <= 0.0) continue;
+      sources.emplace_back(&cycle, w);
+      total += w;
+    }
+    if (sources.empty()) {
+      throw std::runtime_error("data.source_weights gives no weight to any source of --real");
+    }
+    const size_t count = units_per_epoch(data, config);
+    reals.reserve(count);
+    for (size_t i = 0; i < count; ++i) {
+      double pick = uniform(rng, 0.0, total);
+      size_t s = 0;
+      while (s + 1 < sources.size() && pick >= sources[s].second) pick -= sources[s++].second;
+      reals.push_back(sources[s].first->draw(rng));
+    }
+  }
+
+  // The fakes a real may be paired with, by group.
+  const auto group = [&](const std::string &folder) {
+    return config.fake_partner == FakePartner::Any ? std::string() : source_name(folder);
   };
   std::map<std::string, Cycle> cycles;
+  std::map<std::pair<std::string, std::string>, int> by_name;  // (source, file name) -> fake
   for (int i : iota(data.train_fake.size())) {
-    cycles[group(data.train_fake[static_cast<size_t>(i)].folder)].members.push_back(i);
+    const ImageEntry &fake = data.train_fake[static_cast<size_t>(i)];
+    cycles[group(fake.folder)].members.push_back(i);
+    by_name.emplace(std::make_pair(source_name(fake.folder), fake.name), i);
   }
+  const std::array<double, kFakeKindCount> weights = fake_kind_weights(config);
   for (int real : reals) {
-    const auto it = cycles.find(group(data.train_real[static_cast<size_t>(real)].folder));
-    // Reals with no fake to pair with always get their own self-blended fake.
-    if (it == cycles.end() || chance(rng, config.sbi_fraction)) {
-      units.push_back(Unit{real, -1, true});
+    const ImageEntry &entry = data.train_real[static_cast<size_t>(real)];
+    const auto it = cycles.find(group(entry.folder));
+    const bool can_pair = it != cycles.end();
+    double total = 0.0;
+    for (int k = 0; k < kFakeKindCount; ++k) {
+      if (k != static_cast<int>(FakeKind::Paired) || can_pair)
+        total += weights[static_cast<size_t>(k)];
+    }
+    // Reals with nothing to pair with, under a config of real fakes only, get their own
+    // self-blended fake.
+    FakeKind kind = FakeKind::SelfBlend;
+    if (total > 0.0) {
+      double pick = uniform(rng, 0.0, total);
+      for (int k = 0; k < kFakeKindCount; ++k) {
+        const double w = k == static_cast<int>(FakeKind::Paired) && !can_pair
+                             ? 0.0
+                             : weights[static_cast<size_t>(k)];
+        if (w <= 0.0) continue;
+        kind = static_cast<FakeKind>(k);
+        if (pick < w) break;
+        pick -= w;
+      }
+    }
+    if (kind != FakeKind::Paired) {
+      units.push_back(Unit{real, -1, kind});
       continue;
     }
-    Cycle &cycle = it->second;
-    if (cycle.next == cycle.order.size()) {
-      cycle.order = cycle.members;
-      shuffle(cycle.order, rng);
-      cycle.next = 0;
+    int fake = -1;
+    if (config.fake_partner == FakePartner::SameName) {
+      const auto named = by_name.find({source_name(entry.folder), entry.name});
+      if (named != by_name.end()) fake = named->second;
     }
-    units.push_back(Unit{real, cycle.order[cycle.next++], false});
+    if (fake < 0) fake = it->second.draw(rng);
+    units.push_back(Unit{real, fake, FakeKind::Paired});
   }
   return units;
 }
@@ -104,32 +189,59 @@ FaceShapes find_face_shapes(const Dataset &data, const TrainConfig &config,
       for (const ImageEntry &e : *list) needed.push_back(&e);
     }
   }
-  LandmarkCache cache;
+  LandmarkCache cache(config.data.face_detector);
   if (!cache_path.empty()) cache.load(cache_path);
-  std::unique_ptr<Landmarker> landmarker;  // loaded only when something is missing
   FaceShapes shapes;
-  size_t added = 0;
-  for (size_t i = 0; i < needed.size(); ++i) {
-    const ImageEntry &entry = *needed[i];
+  struct Missing {
+    const ImageEntry *entry;
+    uintmax_t bytes;
+  };
+  std::vector<Missing> missing;
+  for (const ImageEntry *entry : needed) {
     std::error_code error;
-    const uintmax_t bytes = std::filesystem::file_size(entry.path, error);
-    if (error) throw std::runtime_error(entry.path + ": cannot stat: " + error.message());
-    if (const FaceShape *cached = cache.find(entry.path, bytes)) {
-      shapes[entry.path] = *cached;
-      continue;
+    const uintmax_t bytes = std::filesystem::file_size(entry->path, error);
+    if (error) throw std::runtime_error(entry->path + ": cannot stat: " + error.message());
+    if (const FaceShape *cached = cache.find(entry->path, bytes)) {
+      shapes[entry->path] = *cached;
+    } else {
+      missing.push_back({entry, bytes});
     }
-    if (!landmarker) landmarker = std::make_unique<Landmarker>();
-    const cv::Mat image = cv::imread(entry.path, cv::IMREAD_COLOR);
-    if (image.empty()) throw std::runtime_error(entry.path + ": cannot decode the image");
-    FaceShape shape = landmarker->find(image);
-    cache.put(entry.path, bytes, shape);
-    shapes[entry.path] = std::move(shape);
-    ++added;
-    // Saved as it goes, so an interrupted first run keeps what it has landmarked.
-    if (!cache_path.empty() && added % 500 == 0) cache.save(cache_path);
-    if (progress && (i + 1) % 500 == 0) progress(i + 1, needed.size());
   }
-  if (!cache_path.empty() && added > 0) cache.save(cache_path);
+  if (!missing.empty()) {
+    // One landmarker per core (dlib's detectors keep scan state, so none is shared), each
+    // taking every n-th image of a chunk; the cache is saved after each chunk, so an
+    // interrupted first run keeps what it has landmarked.
+    const size_t workers =
+        std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()), missing.size());
+    std::vector<std::unique_ptr<Landmarker>> landmarkers;
+    for (size_t w = 0; w < workers; ++w) {
+      landmarkers.push_back(std::make_unique<Landmarker>(config.data.face_detector));
+    }
+    constexpr size_t kChunk = 500;
+    std::vector<FaceShape> found(missing.size());
+    for (size_t begin = 0; begin < missing.size(); begin += kChunk) {
+      const size_t end = std::min(begin + kChunk, missing.size());
+      std::vector<std::future<void>> jobs;
+      for (size_t w = 0; w < workers; ++w) {
+        jobs.push_back(std::async(std::launch::async, [&, w] {
+          for (size_t i = begin + w; i < end; i += workers) {
+            const cv::Mat image = cv::imread(missing[i].entry->path, cv::IMREAD_COLOR);
+            if (image.empty()) {
+              throw std::runtime_error(missing[i].entry->path + ": cannot decode the image");
+            }
+            found[i] = landmarkers[w]->find(image);
+          }
+        }));
+      }
+      for (auto &job : jobs) job.get();  // rethrows a worker's error
+      for (size_t i = begin; i < end; ++i) {
+        cache.put(missing[i].entry->path, missing[i].bytes, found[i]);
+        shapes[missing[i].entry->path] = found[i];
+      }
+      if (!cache_path.empty()) cache.save(cache_path);
+      if (progress) progress(needed.size() - missing.size() + end, needed.size());
+    }
+  }
   if (progress) progress(needed.size(), needed.size());
   return shapes;
 }
@@ -162,6 +274,58 @@ Example ExampleMaker::finish(const cv::Mat &bgr_square, bool fake) const {
   return Example{to_model_colour_order(bgr_square, config_.model.color_order), fake};
 }
 
+const ImageEntry &ExampleMaker::pick_donor(const ImageEntry &real,
+                                           const std::vector<ImageEntry> &donors, Rng &rng) const {
+  if (donors.size() < 2) throw std::runtime_error("a cross-identity swap needs two faces or more");
+  const FaceShape &face = shape(real);
+  const ImageEntry *best = nullptr;
+  double best_distance = 0.0;
+  for (int i = 0; i < std::max(1, config_.swap.donor_candidates); ++i) {
+    const ImageEntry &candidate =
+        donors[static_cast<size_t>(uniform_int(rng, 0, static_cast<int>(donors.size()) - 1))];
+    if (candidate.path == real.path) continue;
+    const FaceShape &other = shape(candidate);
+    // Landmarks fitted to a face no detector found are guesses: a donor with them would
+    // warp garbage. They are taken only when nothing better was drawn.
+    const double distance =
+        pose_distance(face.points, other.points) + (other.detected ? 0.0 : kUndetectedDonorPenalty);
+    if (!best || distance < best_distance) {
+      best = &candidate;
+      best_distance = distance;
+    }
+  }
+  // Every draw was the real itself (a pool of two): take the other one.
+  if (!best) best = donors[0].path == real.path ? &donors[1] : &donors[0];
+  return *best;
+}
+
+ExampleMaker::PseudoFake ExampleMaker::make_pseudo_fake(const ImageEntry &real, FakeKind kind,
+                                                        const std::vector<ImageEntry> &donors,
+                                                        Rng &rng) const {
+  const cv::Mat image = load(real);
+  const FaceShape &face = shape(real);
+  switch (kind) {
+    case FakeKind::SelfBlend: {
+      SelfBlended b = self_blend(image, face.points, config_.sbi, rng);
+      return {std::move(b.target), std::move(b.fake), std::move(b.mask)};
+    }
+    case FakeKind::CrossSwap: {
+      const ImageEntry &donor = pick_donor(real, donors, rng);
+      SwapResult swap = cross_identity_swap(image, face.points, load(donor), shape(donor).points,
+                                            config_.swap, config_.bottleneck, config_.sbi, rng);
+      return {image, std::move(swap.fake), std::move(swap.mask)};
+    }
+    case FakeKind::LowResSwap: {
+      SwapResult swap = low_resolution_swap(image, face.points, config_.lowres, config_.bottleneck,
+                                            config_.sbi, rng);
+      return {image, std::move(swap.fake), std::move(swap.mask)};
+    }
+    case FakeKind::Paired:
+      break;
+  }
+  throw std::logic_error("make_pseudo_fake: a paired fake is not made from the real");
+}
+
 std::vector<Example> ExampleMaker::training_unit(const Unit &unit, uint64_t seed) const {
   Rng rng = make_rng(seed);
   const int size = config_.model.image_size;
@@ -181,21 +345,20 @@ std::vector<Example> ExampleMaker::training_unit(const Unit &unit, uint64_t seed
     return {single(entry)};
   }
   const ImageEntry &real = data_.train_real[static_cast<size_t>(unit.real)];
-  if (!unit.self_blend) {
+  if (unit.kind == FakeKind::Paired) {
     Example a = single(real);
     Example b = single(data_.train_fake[static_cast<size_t>(unit.fake)]);
     return {std::move(a), std::move(b)};
   }
-  // The pair shares everything but the blend: one crop and one set of augmentations, and the
-  // real half is the recipe's target (jittered half of the time), so nothing but the blend
-  // tells them apart.
-  const cv::Mat image = load(real);
+  // The pair shares everything but the manipulation: one crop and one set of augmentations
+  // (and for self-blending the real half is the recipe's target, jittered half of the time),
+  // so nothing but the manipulation tells them apart.
+  const PseudoFake made = make_pseudo_fake(real, unit.kind, data_.train_real, rng);
   const FaceShape &face = shape(real);
-  const SelfBlended blended = self_blend(image, face.points, config_.sbi, rng);
   const double m = margin();
   const AugmentParams params = sample_augment(config_.augment, rng);
-  Example a = finish(apply_augment(crop(blended.target, face, m), params, size), false);
-  Example b = finish(apply_augment(crop(blended.fake, face, m), params, size), true);
+  Example a = finish(apply_augment(crop(made.target, face, m), params, size), false);
+  Example b = finish(apply_augment(crop(made.fake, face, m), params, size), true);
   return {std::move(a), std::move(b)};
 }
 
@@ -208,16 +371,33 @@ Example ExampleMaker::validation(const ImageEntry &entry) const {
 }
 
 Example ExampleMaker::validation_self_blend(const ImageEntry &real) const {
+  return validation_pseudo_fake(real, FakeKind::SelfBlend);
+}
+
+Example ExampleMaker::validation_pseudo_fake(const ImageEntry &real, FakeKind kind,
+                                             cv::Mat *mask) const {
   // Seeded by the file name alone: the same pseudo-fakes every epoch, every run and every
-  // training seed, so validation figures stay comparable.
-  Rng rng = make_rng(derive_seed(kValidationSalt, {fnv1a(real.name)}));
-  const cv::Mat image = load(real);
-  const FaceShape &face = shape(real);
-  const SelfBlended blended = self_blend(image, face.points, config_.sbi, rng);
-  const cv::Mat cropped = config_.data.crop == CropMode::FaceBox
-                              ? crop(blended.fake, face, config_.data.crop_margin)
-                              : blended.fake;
-  return Example{make_model_input(cropped, config_.model).image, true};
+  // training seed, so validation figures stay comparable. (Self-blends keep the seed they
+  // had before the other kinds existed.)
+  Rng rng =
+      make_rng(kind == FakeKind::SelfBlend
+                   ? derive_seed(kValidationSalt, {fnv1a(real.name)})
+                   : derive_seed(kValidationSalt, {fnv1a(real.name), static_cast<uint64_t>(kind)}));
+  const PseudoFake made = make_pseudo_fake(real, kind, data_.val_real, rng);
+  const bool by_face = config_.data.crop == CropMode::FaceBox;
+  const cv::Rect box =
+      by_face ? seed_square_box(shape(real).box, made.fake.size(), config_.data.crop_margin)
+              : cv::Rect();
+  const cv::Rect area = box.empty() ? cv::Rect(0, 0, made.fake.cols, made.fake.rows) : box;
+  const ModelInput input = make_model_input(made.fake(area), config_.model);
+  if (mask) {
+    // The mask goes through the same crop, resize and padding as the pixels.
+    *mask = cv::Mat::zeros(input.image.size(), CV_32F);
+    cv::Mat resized;
+    cv::resize(made.mask(area), resized, input.content.size(), 0, 0, cv::INTER_AREA);
+    resized.copyTo((*mask)(input.content));
+  }
+  return Example{input.image, true};
 }
 
 }  // namespace dfd::training

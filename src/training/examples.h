@@ -4,6 +4,7 @@
 // resumed run rebuilds exactly the batches it skipped, and validation is the same every epoch.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -13,6 +14,7 @@
 
 #include "dataset.h"
 #include "landmarks.h"
+#include "random.h"
 #include "train_config.h"
 
 namespace dfd::training {
@@ -22,19 +24,29 @@ struct Example {
   bool fake = false;
 };
 
-// One step of an epoch's plan. Pairs: `real` with either its own self-blended fake or the
-// training fake `fake`. Images: exactly one of `real` and `fake`.
+// One step of an epoch's plan. Pairs: `real` with the training fake `fake` (kind Paired) or
+// with a pseudo-fake made from it (the other kinds). Images: exactly one of `real` and `fake`.
 struct Unit {
   int real = -1;
   int fake = -1;
-  bool self_blend = false;
+  FakeKind kind = FakeKind::Paired;
 };
 
-// Deterministic in (seed, epoch). Pairs: each training real once, in a shuffled order; the
-// real fakes are drawn without replacement from a reshuffled cycle (one per parent folder with
-// fake_partner "same-parent"). Images: every training image once.
+// How often each FakeKind partners a real: data.fake_kinds, or for configs without it,
+// paired 1 - sbi_fraction and self-blended sbi_fraction.
+std::array<double, kFakeKindCount> fake_kind_weights(const DataConfig &config);
+
+// Deterministic in (seed, epoch). Pairs: without source_weights, each training real once in a
+// shuffled order; with them, units_per_epoch reals, each from a source drawn by weight and
+// taken from that source's reshuffled cycle. Each real's fake kind is drawn by
+// fake_kind_weights among the kinds it can have; real fakes are drawn without replacement from
+// a reshuffled cycle (one per source with fake_partner "same-parent" or "same-name", which
+// first takes the fake of the real's own name). Images: every training image once.
 std::vector<Unit> plan_epoch(const Dataset &data, const DataConfig &config, uint64_t seed,
                              int epoch);
+
+// The number of units plan_epoch gives per epoch.
+size_t units_per_epoch(const Dataset &data, const DataConfig &config);
 
 // The folder holding `folder` ("x/yonsei/real" and "x/yonsei/real/" -> "x/yonsei").
 std::string parent_folder(const std::string &folder);
@@ -62,12 +74,28 @@ class ExampleMaker {
   Example validation(const ImageEntry &entry) const;
   // The real's self-blended fake with a seed fixed by its file name, then as validation().
   Example validation_self_blend(const ImageEntry &real) const;
+  // The same for the other pseudo-fakes (SelfBlend, CrossSwap or LowResSwap); a cross swap
+  // takes its donor among the validation reals. `mask`, when given, receives the blend mask
+  // in the model input's pixels (CV_32FC1): where the manipulation is.
+  Example validation_pseudo_fake(const ImageEntry &real, FakeKind kind,
+                                 cv::Mat *mask = nullptr) const;
 
   // Pieces exposed for tests and tools.
   cv::Mat load(const ImageEntry &entry) const;
   const FaceShape &shape(const ImageEntry &entry) const;
 
  private:
+  struct PseudoFake {
+    cv::Mat target;  // the real as the fake was made on it (self-blending may jitter it)
+    cv::Mat fake;
+    cv::Mat mask;  // CV_32FC1 blend weight, image pixels
+  };
+  PseudoFake make_pseudo_fake(const ImageEntry &real, FakeKind kind,
+                              const std::vector<ImageEntry> &donors, Rng &rng) const;
+  // The most similar pose among donor_candidates random faces from `donors` other than
+  // `real` itself.
+  const ImageEntry &pick_donor(const ImageEntry &real, const std::vector<ImageEntry> &donors,
+                               Rng &rng) const;
   cv::Mat crop(const cv::Mat &image, const FaceShape &shape, double margin) const;
   Example finish(const cv::Mat &bgr_square, bool fake) const;
 

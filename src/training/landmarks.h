@@ -1,6 +1,6 @@
-// 68-point face landmarks for self-blending, and the face box that training crops by. The
-// box comes from the same HOG detector the element uses, so training sees faces cropped the
-// way inference will crop them.
+// 68-point face landmarks for the pseudo-fakes, and the face box that training crops by. The
+// box comes from the detector the element uses (YuNet, or HOG for older configs), so training
+// sees faces cropped the way inference will crop them.
 #pragma once
 
 #include <map>
@@ -9,9 +9,7 @@
 #include <string>
 #include <vector>
 
-namespace dfd {
-class FaceDetector;
-}
+#include "analysis/face_detector.h"
 
 namespace dfd::training {
 
@@ -19,7 +17,7 @@ constexpr const char *kDefaultShapePredictor =
     "/usr/share/dlib/shape_predictor_68_face_landmarks.dat";
 
 struct FaceShape {
-  // The detector's box in image pixels, or the whole image when no face was found (the
+  // The crop detector's box in image pixels, or the whole image when no face was found (the
   // training images are face-dominant crops, so that is the best remaining guess).
   cv::Rect box;
   bool detected = false;
@@ -30,7 +28,11 @@ class Landmarker {
  public:
   // Throws std::runtime_error naming the file when the shape predictor cannot be read
   // (Debian's libdlib-data provides the default).
-  explicit Landmarker(const std::string &predictor_path = kDefaultShapePredictor);
+  // `crop_detector` gives FaceShape::box. The 68 points are fitted in a HOG-style box, the
+  // kind dlib's predictor was trained on: HOG's own where it finds the face, else one derived
+  // from the crop detector's.
+  explicit Landmarker(DetectorKind crop_detector = DetectorKind::Hog,
+                      const std::string &predictor_path = kDefaultShapePredictor);
   ~Landmarker();
   Landmarker(const Landmarker &) = delete;
   Landmarker &operator=(const Landmarker &) = delete;
@@ -47,6 +49,10 @@ class Landmarker {
 // epoch. The file is JSON; an entry is reused only while the image's size in bytes is unchanged.
 class LandmarkCache {
  public:
+  // Entries are valid for one crop detector: a cache made with another is rebuilt.
+  explicit LandmarkCache(DetectorKind crop_detector = DetectorKind::Hog)
+      : detector_(crop_detector) {}
+
   // An absent file is an empty cache; an unreadable or malformed one throws std::runtime_error.
   void load(const std::string &path);
   // Atomic (temporary file, then rename).
@@ -61,7 +67,10 @@ class LandmarkCache {
     uintmax_t file_size = 0;
     FaceShape shape;
   };
+  DetectorKind detector_;
   std::map<std::string, Entry> entries_;
 };
+
+const char *detector_kind_name(DetectorKind kind);
 
 }  // namespace dfd::training

@@ -42,11 +42,15 @@ std::vector<cv::Point2f> extended_points(const std::vector<cv::Point2f> &points)
   return out;
 }
 
+}  // namespace
+
 int random_odd(Rng &rng, const std::array<int, 2> &limits) {
   const int low = limits[0] | 1;
   const int high = std::max(low, limits[1] % 2 == 1 ? limits[1] : limits[1] - 1);
   return low + 2 * uniform_int(rng, 0, (high - low) / 2);
 }
+
+namespace {
 
 // The recipe's colour jitter, then one frequency change.
 cv::Mat jitter(const cv::Mat &bgr, const SbiOptions &o, Rng &rng) {
@@ -87,8 +91,8 @@ cv::Mat elastic_field(cv::Size size, double alpha, double sigma, Rng &rng) {
   return field * alpha;
 }
 
-// The blend mask of dynamic_blend/get_blend_mask: blur, erode (or dilate), blur again, at a
-// random working size; values in [0, 1] with a smooth boundary.
+}  // namespace
+
 cv::Mat blend_mask(const cv::Mat &region, const SbiOptions &o, Rng &rng) {
   const cv::Size original = region.size();
   const int height = uniform_int(rng, o.mask_size[0], o.mask_size[1]);
@@ -124,7 +128,16 @@ cv::Mat blend_mask(const cv::Mat &region, const SbiOptions &o, Rng &rng) {
   return mask;
 }
 
-}  // namespace
+cv::Mat blend(const cv::Mat &source, const cv::Mat &target, const cv::Mat &mask) {
+  cv::Mat mask3, source_f, target_f, out;
+  cv::merge(std::vector<cv::Mat>{mask, mask, mask}, mask3);
+  source.convertTo(source_f, CV_32FC3);
+  target.convertTo(target_f, CV_32FC3);
+  // Where m is 0 this gives `target` exactly, so the fake differs only inside the mask.
+  const cv::Mat blended = mask3.mul(source_f) + (cv::Scalar::all(1.0) - mask3).mul(target_f);
+  blended.convertTo(out, CV_8UC3);
+  return out;
+}
 
 const char *hull_type_name(HullType type) {
   switch (type) {
@@ -237,13 +250,7 @@ SelfBlended self_blend(const cv::Mat &bgr, const std::vector<cv::Point2f> &point
   out.ratio = o.blend_ratios[static_cast<size_t>(ratio_pick)];
   out.mask *= out.ratio;
 
-  cv::Mat mask3, source_f, target_f;
-  cv::merge(std::vector<cv::Mat>{out.mask, out.mask, out.mask}, mask3);
-  out.source.convertTo(source_f, CV_32FC3);
-  out.target.convertTo(target_f, CV_32FC3);
-  // Where m is 0 this gives `target` exactly, so the fake differs only inside the mask.
-  const cv::Mat blended = mask3.mul(source_f) + (cv::Scalar::all(1.0) - mask3).mul(target_f);
-  blended.convertTo(out.fake, CV_8UC3);
+  out.fake = blend(out.source, out.target, out.mask);
   return out;
 }
 

@@ -79,4 +79,15 @@ cv::Mat landmark_region(cv::Size size, const std::vector<cv::Point2f> &points, H
 
 const char *hull_type_name(HullType type);
 
+// The blend mask of the recipe's dynamic_blend/get_blend_mask, from a 0/255 region: blur,
+// erode (or, with dilate_probability, dilate), blur again, at a random working size from
+// `mask_size`; CV_32FC1 values in [0, 1] with a smooth boundary, peak 1.
+cv::Mat blend_mask(const cv::Mat &region, const SbiOptions &options, Rng &rng);
+
+// mask * source + (1 - mask) * target, rounded; `mask` CV_32FC1 in [0, 1], images CV_8UC3.
+cv::Mat blend(const cv::Mat &source, const cv::Mat &target, const cv::Mat &mask);
+
+// An odd number drawn uniformly from the odd numbers in [limits[0] | 1, limits[1]].
+int random_odd(Rng &rng, const std::array<int, 2> &limits);
+
 }  // namespace dfd::training

@@ -197,9 +197,10 @@ ModelConfig parse_model(const Section &root, const json::Value &document,
   }
 }
 
-std::vector<HullType> parse_hull_types(const Section &sbi) {
+std::vector<HullType> parse_hull_types(const Section &sbi,
+                                       std::vector<HullType> fallback = {HullType::Face}) {
   const json::Value *value = sbi.find("hull_types");
-  if (!value) return {HullType::Face};
+  if (!value) return fallback;
   const std::string expected =
       "must be a non-empty array of \"face\", \"inner\", \"components\", \"extended\"";
   if (!value->is_array() || value->as_array().empty()) {
@@ -216,6 +217,22 @@ std::vector<HullType> parse_hull_types(const Section &sbi) {
       }
     }
     if (!found) sbi.fail("hull_types", expected + ", got " + describe(item));
+  }
+  return out;
+}
+
+std::vector<double> parse_blend_ratios(const Section &s, std::vector<double> fallback) {
+  const json::Value *ratios = s.find("blend_ratios");
+  if (!ratios) return fallback;
+  std::vector<double> out;
+  if (!ratios->is_array() || ratios->as_array().empty()) {
+    s.fail("blend_ratios", "must be a non-empty array of numbers in (0, 1]");
+  }
+  for (const json::Value &r : ratios->as_array()) {
+    if (!r.is_number() || !(r.as_number() > 0.0 && r.as_number() <= 1.0)) {
+      s.fail("blend_ratios", "must be a non-empty array of numbers in (0, 1], got " + describe(r));
+    }
+    out.push_back(r.as_number());
   }
   return out;
 }
@@ -274,20 +291,64 @@ SbiOptions parse_sbi(const Section &s) {
   o.blur_kernel = s.range<int>("blur_kernel", o.blur_kernel, 1, 201);
   o.blur_sigma = s.range<int>("blur_sigma", o.blur_sigma, 1, 200);
   o.dilate_probability = s.probability("dilate_probability", o.dilate_probability);
-  if (const json::Value *ratios = s.find("blend_ratios")) {
-    o.blend_ratios.clear();
-    if (!ratios->is_array() || ratios->as_array().empty()) {
-      s.fail("blend_ratios", "must be a non-empty array of numbers in (0, 1]");
-    }
-    for (const json::Value &r : ratios->as_array()) {
-      if (!r.is_number() || !(r.as_number() > 0.0 && r.as_number() <= 1.0)) {
-        s.fail("blend_ratios",
-               "must be a non-empty array of numbers in (0, 1], got " + describe(r));
-      }
-      o.blend_ratios.push_back(r.as_number());
-    }
-  }
+  o.blend_ratios = parse_blend_ratios(s, o.blend_ratios);
   return o;
+}
+
+CrossSwapOptions parse_swap(const Section &s) {
+  s.only({"hull_types", "colour_transfer_probability", "bottleneck_probability", "donor_candidates",
+          "blend_ratios"});
+  CrossSwapOptions o;
+  o.hull_types = parse_hull_types(s, o.hull_types);
+  o.colour_transfer_probability =
+      s.probability("colour_transfer_probability", o.colour_transfer_probability);
+  o.bottleneck_probability = s.probability("bottleneck_probability", o.bottleneck_probability);
+  o.donor_candidates = s.integer("donor_candidates", o.donor_candidates, 1, 1000);
+  o.blend_ratios = parse_blend_ratios(s, o.blend_ratios);
+  return o;
+}
+
+LowResOptions parse_lowres(const Section &s) {
+  s.only({"hull_types", "blend_ratios", "tone_shift"});
+  LowResOptions o;
+  o.hull_types = parse_hull_types(s, o.hull_types);
+  o.blend_ratios = parse_blend_ratios(s, o.blend_ratios);
+  o.tone_shift = s.number("tone_shift", o.tone_shift, 0.0, 0.5);
+  return o;
+}
+
+BottleneckOptions parse_bottleneck(const Section &s) {
+  s.only({"size", "max_fraction", "jpeg_probability", "jpeg_quality", "blur_probability",
+          "blur_sigma", "sharpen_probability", "sharpen_alpha"});
+  BottleneckOptions o;
+  o.size = s.range<int>("size", o.size, 4, 1024);
+  o.max_fraction = s.number("max_fraction", o.max_fraction, 0.05, 1.0);
+  o.jpeg_probability = s.probability("jpeg_probability", o.jpeg_probability);
+  o.jpeg_quality = s.range<int>("jpeg_quality", o.jpeg_quality, 1, 100);
+  o.blur_probability = s.probability("blur_probability", o.blur_probability);
+  o.blur_sigma = s.range<double>("blur_sigma", o.blur_sigma, 0.01, 20.0);
+  o.sharpen_probability = s.probability("sharpen_probability", o.sharpen_probability);
+  o.sharpen_alpha = s.range<double>("sharpen_alpha", o.sharpen_alpha, 0.0, 1.0);
+  return o;
+}
+
+// An object of non-negative numbers by name, at least one of them positive.
+std::map<std::string, double> parse_weights(const Section &s, const std::string &key) {
+  std::map<std::string, double> out;
+  const json::Value *value = s.find(key);
+  if (!value) return out;
+  const std::string expected = "must be an object of non-negative numbers, one at least positive";
+  if (!value->is_object()) s.fail(key, expected + ", got " + describe(*value));
+  double total = 0.0;
+  for (const auto &[name, weight] : value->as_object()) {
+    if (!weight.is_number() || !(weight.as_number() >= 0.0 && weight.as_number() <= kHuge)) {
+      s.fail(key, expected + ", got " + describe(weight) + " for '" + name + "'");
+    }
+    out[name] = weight.as_number();
+    total += weight.as_number();
+  }
+  if (!(total > 0.0)) s.fail(key, expected);
+  return out;
 }
 
 AugmentOptions parse_augment(const Section &s) {
@@ -318,12 +379,46 @@ AugmentOptions parse_augment(const Section &s) {
 
 }  // namespace
 
+const char *fake_kind_name(FakeKind kind) {
+  switch (kind) {
+    case FakeKind::Paired:
+      return "paired";
+    case FakeKind::SelfBlend:
+      return "self_blend";
+    case FakeKind::CrossSwap:
+      return "cross_swap";
+    case FakeKind::LowResSwap:
+      return "lowres_swap";
+  }
+  return "unknown";
+}
+
 TrainConfig parse_train_config(const json::Value &document, const std::string &label) {
   if (!document.is_object()) throw ConfigError(label + ": the config must be a JSON object");
   const Section root(&document, "", label);
-  root.only({"description", "model", "init", "seed", "epochs", "batch_size", "eval_batch_size",
-             "freeze_blocks", "loss", "optimizer", "schedule", "early_stopping", "grad_clip_norm",
-             "bn_recalibration_batches", "data", "sbi", "augment", "logging"});
+  root.only({"description",
+             "model",
+             "init",
+             "seed",
+             "epochs",
+             "batch_size",
+             "eval_batch_size",
+             "freeze_blocks",
+             "freeze_inference",
+             "loss",
+             "optimizer",
+             "schedule",
+             "early_stopping",
+             "grad_clip_norm",
+             "bn_recalibration_batches",
+             "data",
+             "sbi",
+             "swap",
+             "lowres",
+             "bottleneck",
+             "augment",
+             "calibration",
+             "logging"});
   TrainConfig c;
   c.label = label;
   c.document = document;
@@ -341,6 +436,7 @@ TrainConfig parse_train_config(const json::Value &document, const std::string &l
   c.batch_size = root.required_integer("batch_size", 1, 4096);
   c.eval_batch_size = root.integer("eval_batch_size", 32, 1, 4096);
   c.freeze_blocks = root.integer("freeze_blocks", 0, 0, 16);
+  c.freeze_inference = root.boolean("freeze_inference", false);
   c.grad_clip_norm = root.number("grad_clip_norm", 0.0, 0.0, kHuge);
   c.bn_recalibration_batches = root.integer("bn_recalibration_batches", 50, 0, 100000);
 
@@ -398,15 +494,51 @@ TrainConfig parse_train_config(const json::Value &document, const std::string &l
   c.early_stopping.min_delta = stop.number("min_delta", 0.0, 0.0, 1.0);
 
   const Section data = root.section("data");
-  data.only({"sampling", "sbi_fraction", "fake_partner", "val_percent", "crop", "crop_margin",
-             "crop_margin_jitter"});
+  data.only({"sampling", "sbi_fraction", "fake_kinds", "source_weights", "units_per_epoch",
+             "fake_partner", "val_percent", "crop", "crop_margin", "crop_margin_jitter",
+             "face_detector"});
   DataConfig &d = c.data;
   d.sampling = data.choice<Sampling>("sampling", Sampling::Pairs,
                                      {{"pairs", Sampling::Pairs}, {"images", Sampling::Images}});
+  if (data.find("fake_kinds") && data.find("sbi_fraction")) {
+    data.fail("sbi_fraction", "give either sbi_fraction or fake_kinds, not both");
+  }
   d.sbi_fraction = data.probability("sbi_fraction", d.sampling == Sampling::Pairs ? 1.0 : 0.0);
-  d.fake_partner = data.choice<FakePartner>(
-      "fake_partner", FakePartner::Any,
-      {{"any", FakePartner::Any}, {"same-parent", FakePartner::SameParent}});
+  d.fake_kinds = {1.0 - d.sbi_fraction, d.sbi_fraction, 0.0, 0.0};
+  if (data.find("fake_kinds")) {
+    const std::map<std::string, double> kinds = parse_weights(data, "fake_kinds");
+    d.fake_kinds = {0.0, 0.0, 0.0, 0.0};
+    for (const auto &[name, weight] : kinds) {
+      bool known = false;
+      for (int k = 0; k < kFakeKindCount; ++k) {
+        if (name == fake_kind_name(static_cast<FakeKind>(k))) {
+          d.fake_kinds[static_cast<size_t>(k)] = weight;
+          known = true;
+        }
+      }
+      if (!known) {
+        data.fail("fake_kinds", "unknown kind '" + name +
+                                    "' (expected paired, self_blend, cross_swap, lowres_swap)");
+      }
+    }
+    d.fake_kinds_given = true;
+    // sbi_fraction stays the self-blended share, for validation's loss weighting.
+    double total = 0.0;
+    for (const double w : d.fake_kinds) total += w;
+    d.sbi_fraction = d.fake_kinds[static_cast<size_t>(FakeKind::SelfBlend)] / total;
+  }
+  d.source_weights = parse_weights(data, "source_weights");
+  d.units_per_epoch = data.integer("units_per_epoch", 0, 0, 100000000);
+  if (d.units_per_epoch > 0 && d.source_weights.empty()) {
+    data.fail("units_per_epoch", "needs source_weights (without them an epoch visits each real)");
+  }
+  d.fake_partner = data.choice<FakePartner>("fake_partner", FakePartner::Any,
+                                            {{"any", FakePartner::Any},
+                                             {"same-parent", FakePartner::SameParent},
+                                             {"same-name", FakePartner::SameName}});
+  d.face_detector = data.choice<DetectorKind>(
+      "face_detector", DetectorKind::Hog,
+      {{"hog", DetectorKind::Hog}, {"yunet", DetectorKind::Yunet}, {"haar", DetectorKind::Haar}});
   d.val_percent = data.integer("val_percent", 20, 0, 99);
   d.crop = data.choice<CropMode>("crop", CropMode::FaceBox,
                                  {{"face-box", CropMode::FaceBox}, {"image", CropMode::Image}});
@@ -414,7 +546,14 @@ TrainConfig parse_train_config(const json::Value &document, const std::string &l
   d.crop_margin_jitter = data.number("crop_margin_jitter", 0.0, 0.0, 2.0);
 
   c.sbi = parse_sbi(root.section("sbi"));
+  c.swap = parse_swap(root.section("swap"));
+  c.lowres = parse_lowres(root.section("lowres"));
+  c.bottleneck = parse_bottleneck(root.section("bottleneck"));
   c.augment = parse_augment(root.section("augment"));
+
+  const Section calibration = root.section("calibration");
+  calibration.only({"false_alarm_rate"});
+  c.false_alarm_rate = calibration.number("false_alarm_rate", 0.0, 0.0, 0.5);
 
   const Section logging = root.section("logging");
   logging.only({"every_steps", "checkpoint_every_steps"});
@@ -432,6 +571,10 @@ TrainConfig parse_train_config(const json::Value &document, const std::string &l
     data.fail("sbi_fraction",
               "must be 0 with data.sampling \"images\" (self-blended fakes are "
               "made in pairs with their real)");
+  }
+  if (d.sampling == Sampling::Images && (d.fake_kinds_given || !d.source_weights.empty())) {
+    data.fail(d.fake_kinds_given ? "fake_kinds" : "source_weights",
+              "applies to data.sampling \"pairs\" only");
   }
   return c;
 }

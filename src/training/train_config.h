@@ -6,12 +6,15 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <stdexcept>
 #include <string>
 
+#include "analysis/face_detector.h"
 #include "augment.h"
 #include "core/json.h"
 #include "core/model_config.h"
+#include "face_swap.h"
 #include "self_blend.h"
 
 namespace dfd::training {
@@ -30,7 +33,14 @@ enum class CropMode { FaceBox, Image };
 // Which real a real fake is paired with. The folders of one source share a parent (yonsei/real,
 // yonsei/fake); pairing within it keeps "which dataset does this look like" from predicting
 // the label when the reals come from more sources than the fakes.
-enum class FakePartner { Any, SameParent };
+// "same-name" goes further for sources whose fakes were made from their reals (DFDC's
+// real/X.jpg and fake/X.jpg): the fake made from this very real, else one of the same source.
+enum class FakePartner { Any, SameParent, SameName };
+// What a real is paired with: a real fake from a --fake folder, or a pseudo-fake made from the
+// real itself (self-blended, cross-identity swap, low-resolution swap).
+enum class FakeKind { Paired, SelfBlend, CrossSwap, LowResSwap };
+constexpr int kFakeKindCount = 4;
+const char *fake_kind_name(FakeKind kind);
 enum class OptimizerKind { Sgd, AdamW };
 enum class ScheduleKind { Constant, Step, Cosine };
 enum class Monitor { ValLoss, ValAuc };
@@ -63,7 +73,19 @@ struct EarlyStoppingConfig {
 struct DataConfig {
   Sampling sampling = Sampling::Pairs;
   double sbi_fraction = 1.0;  // pairs: share of pairs whose fake is the real's own SBI
+  // Pairs: how often each kind of fake partners a real, by FakeKind (normalised over the kinds
+  // a real can have: "paired" only where its source has fakes). Without "fake_kinds" in the
+  // config: paired 1 - sbi_fraction, self-blend sbi_fraction.
+  std::array<double, kFakeKindCount> fake_kinds{0.0, 1.0, 0.0, 0.0};
+  bool fake_kinds_given = false;
+  // Pairs: the share of an epoch's reals drawn from each source (by source_name of the
+  // folder); empty: every training real once per epoch. With weights, an epoch holds
+  // units_per_epoch pairs (0: as many as there are training reals).
+  std::map<std::string, double> source_weights;
+  int units_per_epoch = 0;
   FakePartner fake_partner = FakePartner::Any;
+  // The detector whose box crops training and validation faces: the element's.
+  DetectorKind face_detector = DetectorKind::Hog;
   int val_percent = 20;
   CropMode crop = CropMode::FaceBox;
   double crop_margin = 0.0;         // seed_square_box margin at validation and inference
@@ -81,6 +103,9 @@ struct TrainConfig {
   int batch_size = 16;
   int eval_batch_size = 32;
   int freeze_blocks = 0;
+  // The frozen stem and blocks run as at inference while training (no autograd record,
+  // BatchNorm statistics fixed and left out of recalibration), not merely without gradients.
+  bool freeze_inference = false;
   bool pos_weight_auto = true;  // n_real / n_fake of one training epoch, as the seed
   double pos_weight = 1.0;
   double grad_clip_norm = 0.0;        // 0: off
@@ -90,7 +115,13 @@ struct TrainConfig {
   EarlyStoppingConfig early_stopping;
   DataConfig data;
   SbiOptions sbi;
+  CrossSwapOptions swap;
+  LowResOptions lowres;
+  BottleneckOptions bottleneck;
   AugmentOptions augment;
+  // > 0: the saved model's threshold is the one that flags this share of the validation reals
+  // (its operating point is recorded beside the figures); 0 keeps model.threshold.
+  double false_alarm_rate = 0.0;
   int log_every_steps = 50;
   int checkpoint_every_steps = 0;  // 0: only at epoch ends
 };

@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <chrono>
 #include <cstring>
 #include <stdexcept>
 #include <thread>
@@ -44,6 +45,8 @@ struct Trainer::Impl {
   std::unique_ptr<torch::optim::Optimizer> optimizer;
   torch::Tensor pos_weight;
   InitReport init;
+  bool channels_last = false;
+  StepTimes times;
 
   torch::Tensor inputs(const std::vector<Example> &batch) const {
     const int64_t size = config.model.image_size;
@@ -63,7 +66,8 @@ struct Trainer::Impl {
                     image.ptr<uint8_t>(y), row);
       }
     }
-    return images_to_input(bytes, config.model, device);
+    torch::Tensor input = images_to_input(bytes, config.model, device);
+    return channels_last ? input.contiguous(at::MemoryFormat::ChannelsLast) : input;
   }
 
   torch::Tensor labels(const std::vector<Example> &batch) const {
@@ -183,7 +187,7 @@ struct Trainer::Impl {
 };
 
 Trainer::Trainer(const TrainConfig &config, const std::string &device, double pos_weight,
-                 int threads)
+                 int threads, bool channels_last)
     : impl_(std::make_unique<Impl>()) {
   configure_cpu_runtime();
   check_device(device);
@@ -200,8 +204,17 @@ Trainer::Trainer(const TrainConfig &config, const std::string &device, double po
   torch::manual_seed(config.seed);
   d.net = DeepfakeNet(config.model);
   if (!config.init_weights.empty()) d.initialise_from(config.init_weights, config.init_partial);
-  d.net->freeze_backbone_blocks(config.freeze_blocks);
+  d.net->freeze_backbone_blocks(config.freeze_blocks, config.freeze_inference);
   d.net->to(d.device);
+  d.channels_last = channels_last;
+  if (channels_last) {
+    torch::NoGradGuard no_grad;
+    // Parameters change layout in place (set_data keeps them the same tensors), so the
+    // optimiser made below and any checkpoint see them as usual.
+    for (auto &p : d.net->parameters()) {
+      if (p.dim() == 4) p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
+    }
+  }
   d.make_optimizer();
   d.pos_weight = torch::tensor({static_cast<float>(pos_weight)}).to(d.device);
 }
@@ -229,7 +242,12 @@ double Trainer::step(const std::vector<Example> &batch, double lr, uint64_t step
   // Reseeding per step ties dropout masks to the step number, so a resumed run draws the
   // same masks as an uninterrupted one without saving the generator.
   torch::manual_seed(step_seed);
+  using Clock = std::chrono::steady_clock;
+  const auto seconds_since = [](Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+  };
   d.net->train();
+  Clock::time_point start = Clock::now();
   const torch::Tensor x = d.inputs(batch);
   const torch::Tensor y = d.labels(batch);
   d.optimizer->zero_grad();
@@ -237,15 +255,28 @@ double Trainer::step(const std::vector<Example> &batch, double lr, uint64_t step
   const torch::Tensor loss = torch::nn::functional::binary_cross_entropy_with_logits(
       logits, y,
       torch::nn::functional::BinaryCrossEntropyWithLogitsFuncOptions().pos_weight(d.pos_weight));
+  const double loss_value = loss.item<double>();  // waits for the forward pass on a GPU
+  d.times.forward += seconds_since(start);
+  start = Clock::now();
   loss.backward();
   if (d.config.grad_clip_norm > 0.0) {
     std::vector<torch::Tensor> params;
     for (const auto &[name, p] : d.trainable) params.push_back(p);
     torch::nn::utils::clip_grad_norm_(params, d.config.grad_clip_norm);
   }
+  d.times.backward += seconds_since(start);
+  start = Clock::now();
   for (auto &group : d.optimizer->param_groups()) group.options().set_lr(lr);
   d.optimizer->step();
-  return loss.item<double>();
+  d.times.optimizer += seconds_since(start);
+  ++d.times.steps;
+  return loss_value;
+}
+
+StepTimes Trainer::take_step_times() {
+  const StepTimes out = impl_->times;
+  impl_->times = StepTimes{};
+  return out;
 }
 
 void Trainer::recalibrate_batchnorm(int batches,
@@ -256,6 +287,11 @@ void Trainer::recalibrate_batchnorm(int batches,
   std::vector<std::pair<torch::nn::BatchNorm2dImpl *, c10::optional<double>>> norms;
   for (const auto &module : d.net->modules(/*include_self=*/false)) {
     if (auto *bn = dynamic_cast<torch::nn::BatchNorm2dImpl *>(module.get())) {
+      // Frozen in inference mode: training never changed its statistics or the layers that
+      // read them, so they stay as the starting weights had them.
+      if (d.config.freeze_inference && bn->weight.defined() && !bn->weight.requires_grad()) {
+        continue;
+      }
       norms.emplace_back(bn, bn->options.momentum());
       bn->reset_running_stats();
       bn->options.momentum(c10::nullopt);  // a cumulative average over the batches
@@ -282,10 +318,12 @@ std::vector<float> Trainer::predict(const std::vector<Example> &batch) {
   return std::vector<float>(data, data + logits.numel());
 }
 
-void Trainer::save_model(const std::string &path, const json::Value &training) {
+void Trainer::save_model(const std::string &path, const json::Value &training,
+                         std::optional<double> threshold) {
   Impl &d = *impl_;
   ModelConfig config = d.config.model;
   config.training = training;
+  if (threshold) config.threshold = *threshold;
   std::vector<torch::Tensor> keep_alive;
   std::vector<NamedFloatTensor> tensors;
   for (auto &[name, tensor] : named_weights(d.net)) {

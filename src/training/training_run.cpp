@@ -6,8 +6,10 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <deque>
 #include <future>
 #include <opencv2/core/utility.hpp>
+#include <optional>
 #include <stdexcept>
 
 #include "checkpoints.h"
@@ -195,6 +197,27 @@ int run_training(const TrainConfig &config, const RunOptions &options) {
                              " mixes in real fakes, but no --fake folder has training images");
   }
 
+  if (!config.data.source_weights.empty()) {
+    // Weights name sources explicitly: a source left out or misspelt would silently change
+    // the mix.
+    for (const std::string &folder : data.real_folders) {
+      if (!config.data.source_weights.count(source_name(folder))) {
+        throw std::runtime_error(config.label + ": data.source_weights has no weight for source '" +
+                                 source_name(folder) + "' (--real " + folder +
+                                 "); give it one (0 leaves it out)");
+      }
+    }
+    for (const auto &[name, weight] : config.data.source_weights) {
+      bool found = false;
+      for (const std::string &folder : data.real_folders)
+        found = found || source_name(folder) == name;
+      if (!found) {
+        throw std::runtime_error(config.label + ": data.source_weights names '" + name +
+                                 "', but no --real folder is that source");
+      }
+    }
+  }
+
   CheckpointStore store(options.checkpoint_dir);
   const std::optional<CheckpointFiles> existing = store.latest();
   if (existing && !options.resume) {
@@ -215,16 +238,15 @@ int run_training(const TrainConfig &config, const RunOptions &options) {
   size_t detected = 0;
   for (const auto &[path, shape] : shapes) detected += shape.detected ? 1 : 0;
   progress.line(
-      "landmarks: " + std::to_string(shapes.size()) + " images, HOG found a face in " +
+      "landmarks: " + std::to_string(shapes.size()) + " images, " +
+      detector_kind_name(config.data.face_detector) + " found a face in " +
       std::to_string(detected) + " (the rest use the whole image), " +
       format_duration(std::chrono::duration<double>(Clock::now() - landmark_start).count()) +
       ", cache " + cache);
   const ExampleMaker maker(config, data, shapes);
 
   const int per_batch = units_per_batch(config);
-  const size_t units = config.data.sampling == Sampling::Pairs
-                           ? data.train_real.size()
-                           : data.train_real.size() + data.train_fake.size();
+  const size_t units = units_per_epoch(data, config.data);
   const int64_t steps_per_epoch = static_cast<int64_t>(units) / per_batch;
   if (steps_per_epoch == 0) {
     throw std::runtime_error("the training split holds fewer examples than one batch of " +
@@ -240,7 +262,7 @@ int run_training(const TrainConfig &config, const RunOptions &options) {
   // A resumed run takes every weight from its checkpoint; its starting point was recorded.
   TrainConfig effective = config;
   if (existing) effective.init_weights.clear();
-  Trainer trainer(effective, options.device, pos_weight, options.threads);
+  Trainer trainer(effective, options.device, pos_weight, options.threads, options.channels_last);
   std::string init_from = trainer.init_report().from;
   {
     const InitReport &init = trainer.init_report();
@@ -293,15 +315,30 @@ int run_training(const TrainConfig &config, const RunOptions &options) {
     }
   }
 
-  const bool self_blend_val = config.data.sampling == Sampling::Pairs;
+  // Pairs validate every pseudo-fake the run trains on (self-blends always, as before the
+  // other kinds existed), each made from every validation real with a seed fixed per file.
+  std::vector<FakeKind> pseudo_fakes;
+  if (config.data.sampling == Sampling::Pairs) {
+    const std::array<double, kFakeKindCount> weights = fake_kind_weights(config.data);
+    for (const FakeKind k : {FakeKind::SelfBlend, FakeKind::CrossSwap, FakeKind::LowResSwap}) {
+      if (k == FakeKind::SelfBlend || weights[static_cast<size_t>(k)] > 0.0) {
+        pseudo_fakes.push_back(k);
+      }
+    }
+  }
   const Clock::time_point val_build_start = Clock::now();
-  const ValidationSet val = build_validation_set(maker, data, self_blend_val, {});
+  const ValidationSet val = build_validation_set(maker, data, pseudo_fakes, {});
   if (!val.examples.empty()) {
+    std::string counts;
+    for (const auto kind :
+         {ValidationSet::Kind::Real, ValidationSet::Kind::Fake, ValidationSet::Kind::SelfBlend,
+          ValidationSet::Kind::CrossSwap, ValidationSet::Kind::LowResSwap}) {
+      if (val.count(kind) == 0) continue;
+      counts += (counts.empty() ? "" : ", ") + std::to_string(val.count(kind)) + " " +
+                validation_kind_name(kind);
+    }
     progress.line(
-        "val: " + std::to_string(val.count(ValidationSet::Kind::Real)) + " real, " +
-        std::to_string(val.count(ValidationSet::Kind::Fake)) + " fake, " +
-        std::to_string(val.count(ValidationSet::Kind::SelfBlend)) +
-        " self-blended (fixed per file), prepared in " +
+        "val: " + counts + " (pseudo-fakes fixed per file), prepared in " +
         format_duration(std::chrono::duration<double>(Clock::now() - val_build_start).count()));
   } else {
     progress.line("val: no validation split (data.val_percent 0): every epoch's model is kept");
@@ -353,12 +390,17 @@ int run_training(const TrainConfig &config, const RunOptions &options) {
     store.commit(files);
   };
 
-  const auto save_best = [&]() { trainer.save_model(options.output, record()); };
+  // A calibrated run stores the threshold of its operating point, so the element's verdicts
+  // and alerts keep the false-alarm rate the run was asked for.
+  std::optional<double> best_threshold;
+  const auto save_best = [&]() { trainer.save_model(options.output, record(), best_threshold); };
 
   // Batch `batch_index` of `plan`; every example's randomness comes from (base seed, epoch,
   // its index), so a batch is the same whichever thread builds it and whenever.
+  std::atomic<int64_t> build_nanoseconds{0};  // summed over the threads that build batches
   const auto build_batch = [&](uint64_t base_seed, int epoch, const std::vector<Unit> *plan,
                                int64_t batch_index) {
+    const Clock::time_point build_start = Clock::now();
     std::vector<Example> batch;
     batch.reserve(static_cast<size_t>(config.batch_size));
     for (int j = 0; j < per_batch; ++j) {
@@ -369,6 +411,8 @@ int run_training(const TrainConfig &config, const RunOptions &options) {
         batch.push_back(std::move(e));
       }
     }
+    build_nanoseconds +=
+        std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - build_start).count();
     return batch;
   };
 
@@ -393,7 +437,8 @@ int run_training(const TrainConfig &config, const RunOptions &options) {
       const std::vector<float> part = trainer.predict(batch);
       logits.insert(logits.end(), part.begin(), part.end());
     }
-    return score_validation(val, logits, config.model.threshold, config.data.sbi_fraction);
+    return score_validation(val, logits, config.model.threshold, config.data,
+                            config.false_alarm_rate);
   };
 
   if (options.validate_at_start && !existing && !val.examples.empty()) {
@@ -411,14 +456,28 @@ int run_training(const TrainConfig &config, const RunOptions &options) {
     };
     const Clock::time_point epoch_start = Clock::now();
     const int64_t epoch_first_step = st.step_in_epoch;
-    std::future<std::vector<Example>> next;
-    if (st.step_in_epoch < steps_per_epoch) next = launch(st.step_in_epoch);
+    // The batches being built ahead, in step order: up to data_threads of them, each on its
+    // own thread, so example making overlaps the steps (and the other batches).
+    const int64_t ahead = options.prefetch ? std::max(1, options.data_threads) : 1;
+    std::deque<std::future<std::vector<Example>>> upcoming;
+    int64_t next_to_launch = st.step_in_epoch;
+    const auto top_up = [&] {
+      while (static_cast<int64_t>(upcoming.size()) < ahead && next_to_launch < steps_per_epoch) {
+        upcoming.push_back(launch(next_to_launch++));
+      }
+    };
+    top_up();
+    build_nanoseconds = 0;
+    trainer.take_step_times();
+    double waited_seconds = 0.0;
     bool interrupted = false;
     bool step_limit = false;
     while (st.step_in_epoch < steps_per_epoch) {
       const Clock::time_point step_start = Clock::now();
-      std::vector<Example> batch = next.get();
-      if (st.step_in_epoch + 1 < steps_per_epoch) next = launch(st.step_in_epoch + 1);
+      std::vector<Example> batch = upcoming.front().get();
+      upcoming.pop_front();
+      waited_seconds += std::chrono::duration<double>(Clock::now() - step_start).count();
+      top_up();
       const double lr =
           learning_rate(config.optimizer, config.schedule, st.global_step, st.epoch, total_steps);
       const double loss = trainer.step(
@@ -468,7 +527,7 @@ int run_training(const TrainConfig &config, const RunOptions &options) {
         break;
       }
     }
-    if (next.valid()) next.wait();  // a prefetch in flight must not outlive `plan`
+    for (auto &pending : upcoming) pending.wait();  // nothing in flight may outlive `plan`
     if (interrupted) {
       save_checkpoint();
       progress.line("interrupted: checkpoint saved at step " + std::to_string(st.global_step) +
@@ -490,6 +549,21 @@ int run_training(const TrainConfig &config, const RunOptions &options) {
                   epoch_seconds > 0 ? steps_this_session * config.batch_size / epoch_seconds : 0.0,
                   format_duration(epoch_seconds).c_str());
     progress.line(head);
+    if (steps_this_session > 0) {
+      const StepTimes times = trainer.take_step_times();
+      const double n = static_cast<double>(steps_this_session);
+      char profile[320];
+      std::snprintf(
+          profile, sizeof profile,
+          "  per step: making the batch %.3f s (%s), waiting for it %.3f s, forward "
+          "%.3f s, backward %.3f s, optimiser %.3f s",
+          static_cast<double>(build_nanoseconds.load()) * 1e-9 / n,
+          options.prefetch
+              ? (std::to_string(ahead) + " batch(es) built ahead on other threads").c_str()
+              : "on the training thread",
+          waited_seconds / n, times.forward / n, times.backward / n, times.optimizer / n);
+      progress.line(profile);
+    }
 
     json::Value entry;
     entry["epoch"] = st.epoch + 1;
@@ -518,6 +592,7 @@ int run_training(const TrainConfig &config, const RunOptions &options) {
         st.best_step = st.global_step;
         st.best_validation = report.to_json();
         st.bad_epochs = 0;
+        if (report.has_operating_point) best_threshold = report.operating_point.threshold;
         save_best();
         progress.line("  best so far (" + std::string(by_loss ? "val loss " : "val auc ") +
                       format("%.4f", value) + "): written to " + options.output);

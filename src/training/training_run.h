@@ -17,7 +17,9 @@ struct RunOptions {
   bool resume = false;
   std::string device = "cpu";
   int threads = 0;        // torch intra-op threads on CPU; 0: one per core
-  bool prefetch = true;   // build the next batch on a second thread
+  bool prefetch = true;   // build upcoming batches on other threads while a step runs
+  int data_threads = 1;   // with prefetch: batches built ahead, each on its own thread
+  bool channels_last = false;  // see Trainer
   int64_t max_steps = 0;  // stop (with validation and a checkpoint) after this many steps
   bool validate_at_start = false;
   std::string landmark_cache;  // default: <checkpoint_dir>/landmarks.json

@@ -1,43 +1,35 @@
 #include "validation.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <map>
 
 namespace dfd::training {
 
-size_t ValidationSet::count(Kind k) const {
-  size_t n = 0;
-  for (Kind item : kind) n += item == k ? 1 : 0;
-  return n;
+namespace {
+
+using Kind = ValidationSet::Kind;
+
+Kind kind_of(FakeKind k) {
+  switch (k) {
+    case FakeKind::SelfBlend:
+      return Kind::SelfBlend;
+    case FakeKind::CrossSwap:
+      return Kind::CrossSwap;
+    case FakeKind::LowResSwap:
+      return Kind::LowResSwap;
+    case FakeKind::Paired:
+      break;
+  }
+  return Kind::Fake;
 }
 
-ValidationSet build_validation_set(const ExampleMaker &maker, const Dataset &data, bool self_blend,
-                                   const std::function<void(size_t, size_t)> &progress) {
-  ValidationSet set;
-  const size_t total = data.val_real.size() * (self_blend ? 2 : 1) + data.val_fake.size();
-  const auto add = [&](Example example, ValidationSet::Kind kind, const std::string &folder) {
-    set.examples.push_back(std::move(example));
-    set.kind.push_back(kind);
-    set.folder.push_back(folder);
-    if (progress && set.examples.size() % 100 == 0) progress(set.examples.size(), total);
-  };
-  for (const ImageEntry &e : data.val_real) {
-    add(maker.validation(e), ValidationSet::Kind::Real, e.folder);
-  }
-  for (const ImageEntry &e : data.val_fake) {
-    add(maker.validation(e), ValidationSet::Kind::Fake, e.folder);
-  }
-  if (self_blend) {
-    for (const ImageEntry &e : data.val_real) {
-      add(maker.validation_self_blend(e), ValidationSet::Kind::SelfBlend, e.folder);
-    }
-  }
-  if (progress) progress(set.examples.size(), total);
-  return set;
+double sigmoid(double x) {
+  return 1.0 / (1.0 + std::exp(-x));
 }
 
-static json::Value figures_json(const Figures &f) {
+json::Value figures_json(const Figures &f) {
   json::Value v;
   v["real"] = f.real;
   v["fake"] = f.fake;
@@ -47,16 +39,122 @@ static json::Value figures_json(const Figures &f) {
   return v;
 }
 
+double mean_loss(const std::vector<Scored> &items) {
+  double sum = 0.0;
+  for (const Scored &s : items) sum += bce_with_logit(s.logit, s.fake);
+  return items.empty() ? 0.0 : sum / static_cast<double>(items.size());
+}
+
+std::vector<Scored> join(std::vector<Scored> a, const std::vector<Scored> &b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+}  // namespace
+
+size_t ValidationSet::count(Kind k) const {
+  return static_cast<size_t>(std::count(kind.begin(), kind.end(), k));
+}
+
+const char *validation_kind_name(Kind kind) {
+  switch (kind) {
+    case Kind::Real:
+      return "real";
+    case Kind::Fake:
+      return "fake";
+    case Kind::SelfBlend:
+      return "self-blended";
+    case Kind::CrossSwap:
+      return "cross-identity swap";
+    case Kind::LowResSwap:
+      return "low-resolution swap";
+  }
+  return "unknown";
+}
+
+ValidationSet build_validation_set(const ExampleMaker &maker, const Dataset &data,
+                                   const std::vector<FakeKind> &pseudo_fakes,
+                                   const std::function<void(size_t, size_t)> &progress) {
+  ValidationSet set;
+  const size_t total = data.val_real.size() * (1 + pseudo_fakes.size()) + data.val_fake.size();
+  const auto add = [&](Example example, Kind kind, const std::string &folder) {
+    set.examples.push_back(std::move(example));
+    set.kind.push_back(kind);
+    set.source.push_back(source_name(folder));
+    if (progress && set.examples.size() % 100 == 0) progress(set.examples.size(), total);
+  };
+  for (const ImageEntry &e : data.val_real) add(maker.validation(e), Kind::Real, e.folder);
+  for (const ImageEntry &e : data.val_fake) add(maker.validation(e), Kind::Fake, e.folder);
+  for (const FakeKind k : pseudo_fakes) {
+    for (const ImageEntry &e : data.val_real) {
+      add(maker.validation_pseudo_fake(e, k), kind_of(k), e.folder);
+    }
+  }
+  if (progress) progress(set.examples.size(), total);
+  return set;
+}
+
+OperatingPoint choose_operating_point(
+    const std::vector<float> &real_logits,
+    const std::vector<std::pair<std::string, std::vector<float>>> &fakes, double false_alarm_rate) {
+  OperatingPoint op;
+  op.false_alarm_rate_target = false_alarm_rate;
+  op.reals = real_logits.size();
+  std::vector<double> reals;
+  for (const float l : real_logits) reals.push_back(sigmoid(l));
+  std::sort(reals.begin(), reals.end(), std::greater<double>());
+  const size_t allowed =
+      static_cast<size_t>(std::floor(false_alarm_rate * static_cast<double>(reals.size())));
+  if (reals.empty()) {
+    op.threshold = 0.5;
+  } else if (allowed >= reals.size()) {
+    op.threshold = reals.back();
+  } else {
+    // Just above the (allowed + 1)-th highest real, so exactly `allowed` reals (ties
+    // permitting) stay at or above it.
+    op.threshold = std::nextafter(reals[allowed], 2.0);
+  }
+  op.threshold = std::min(op.threshold, 1.0);
+  size_t alarms = 0;
+  for (const double p : reals) alarms += p >= op.threshold ? 1 : 0;
+  op.false_alarm_rate = reals.empty() ? 0.0 : static_cast<double>(alarms) / reals.size();
+  size_t caught_all = 0, count_all = 0;
+  for (const auto &[name, logits] : fakes) {
+    size_t caught = 0;
+    for (const float l : logits) caught += sigmoid(l) >= op.threshold ? 1 : 0;
+    caught_all += caught;
+    count_all += logits.size();
+    op.true_positive_rate.emplace_back(
+        name, logits.empty() ? 0.0 : static_cast<double>(caught) / logits.size());
+  }
+  op.true_positive_rate.emplace_back(
+      "all", count_all == 0 ? 0.0 : static_cast<double>(caught_all) / count_all);
+  return op;
+}
+
 json::Value ValidationReport::to_json() const {
   json::Value v;
-  if (real_vs_fake.fake > 0) v["real_vs_fake"] = figures_json(real_vs_fake);
-  if (real_vs_sbi.fake > 0) v["real_vs_self_blended"] = figures_json(real_vs_sbi);
+  json::Value sources = json::Value::Object{};
+  for (const auto &[name, f] : per_source) sources[name] = figures_json(f);
+  v["per_source_real_vs_fake"] = std::move(sources);
+  json::Value pseudo = json::Value::Object{};
+  for (const auto &[name, f] : per_pseudo_fake) pseudo[name] = figures_json(f);
+  v["real_vs_pseudo_fake"] = std::move(pseudo);
   v["combined"] = figures_json(combined);
-  json::Value folders = json::Value::Object{};
-  for (const auto &[folder, f] : per_real_folder) folders[folder] = figures_json(f);
-  v["per_real_folder_vs_fake"] = std::move(folders);
   v["monitor_loss"] = monitor_loss;
   v["monitor_auc"] = std::isfinite(monitor_auc) ? json::Value(monitor_auc) : json::Value();
+  if (has_operating_point) {
+    const OperatingPoint &op = operating_point;
+    json::Value o;
+    o["false_alarm_rate_target"] = op.false_alarm_rate_target;
+    o["threshold"] = op.threshold;
+    o["false_alarm_rate"] = op.false_alarm_rate;
+    o["reals"] = op.reals;
+    json::Value tpr = json::Value::Object{};
+    for (const auto &[name, rate] : op.true_positive_rate) tpr[name] = rate;
+    o["true_positive_rate"] = std::move(tpr);
+    v["operating_point"] = std::move(o);
+  }
   return v;
 }
 
@@ -69,55 +167,100 @@ std::vector<std::string> ValidationReport::lines(double threshold) const {
                   f.auc, threshold, f.accuracy, f.loss, f.real, f.fake);
     out.emplace_back(text);
   };
-  if (real_vs_fake.fake > 0) line("real vs fake", real_vs_fake);
-  if (real_vs_sbi.fake > 0) line("real vs self-blended", real_vs_sbi);
-  if (per_real_folder.size() > 1 && real_vs_fake.fake > 0) {
-    for (const auto &[folder, f] : per_real_folder) line(folder + " vs fake", f);
-  }
-  char text[160];
+  for (const auto &[name, f] : per_source) line(name + " real vs fake", f);
+  for (const auto &[name, f] : per_pseudo_fake) line("real vs " + name, f);
+  line("all", combined);
+  char text[256];
   std::snprintf(text, sizeof text, "val[monitor]: loss %.4f auc %.4f", monitor_loss, monitor_auc);
   out.emplace_back(text);
+  if (has_operating_point) {
+    const OperatingPoint &op = operating_point;
+    std::string tpr;
+    for (const auto &[name, rate] : op.true_positive_rate) {
+      char item[128];
+      std::snprintf(item, sizeof item, "%s%s %.3f", tpr.empty() ? "" : ", ", name.c_str(), rate);
+      tpr += item;
+    }
+    std::snprintf(text, sizeof text,
+                  "val[operating point]: threshold %.4f for %.2f%% false alarms on %zu reals "
+                  "(measured %.2f%%); caught: ",
+                  op.threshold, 100.0 * op.false_alarm_rate_target, op.reals,
+                  100.0 * op.false_alarm_rate);
+    out.emplace_back(text + tpr);
+  }
   return out;
 }
 
 ValidationReport score_validation(const ValidationSet &set, const std::vector<float> &logits,
-                                  double threshold, double sbi_fraction) {
-  using Kind = ValidationSet::Kind;
-  std::vector<Scored> reals, fakes, blends;
-  std::map<std::string, std::vector<Scored>> by_folder;
+                                  double threshold, const DataConfig &data,
+                                  double false_alarm_rate) {
+  std::vector<Scored> reals;
+  std::map<std::string, std::vector<Scored>> reals_by_source, fakes_by_source;
+  std::map<Kind, std::vector<Scored>> by_kind;
   for (size_t i = 0; i < set.examples.size(); ++i) {
     const Scored s{logits.at(i), set.kind[i] != Kind::Real};
     if (set.kind[i] == Kind::Real) {
       reals.push_back(s);
-      by_folder[set.folder[i]].push_back(s);
+      reals_by_source[set.source[i]].push_back(s);
     } else {
-      (set.kind[i] == Kind::Fake ? fakes : blends).push_back(s);
+      by_kind[set.kind[i]].push_back(s);
+      if (set.kind[i] == Kind::Fake) fakes_by_source[set.source[i]].push_back(s);
     }
   }
-  const auto join = [](std::vector<Scored> a, const std::vector<Scored> &b) {
-    a.insert(a.end(), b.begin(), b.end());
-    return a;
-  };
   ValidationReport r;
-  r.real_vs_fake = summarise(join(reals, fakes), threshold);
-  r.real_vs_sbi = summarise(join(reals, blends), threshold);
-  r.combined = summarise(join(join(reals, fakes), blends), threshold);
-  for (const auto &[folder, scored] : by_folder) {
-    r.per_real_folder.emplace_back(folder, summarise(join(scored, fakes), threshold));
+  for (const auto &[source, fakes] : fakes_by_source) {
+    const auto it = reals_by_source.find(source);
+    const std::vector<Scored> source_reals =
+        it == reals_by_source.end() ? std::vector<Scored>() : it->second;
+    r.per_source.emplace_back(source, summarise(join(source_reals, fakes), threshold));
   }
-  const auto mean_loss = [](const std::vector<Scored> &items) {
-    double sum = 0.0;
-    for (const Scored &s : items) sum += bce_with_logit(s.logit, s.fake);
-    return items.empty() ? 0.0 : sum / static_cast<double>(items.size());
-  };
-  double fake_loss = 0.0;
-  if (!fakes.empty() && !blends.empty()) {
-    fake_loss = (1.0 - sbi_fraction) * mean_loss(fakes) + sbi_fraction * mean_loss(blends);
+  std::vector<Scored> all = reals;
+  for (const auto &[kind, items] : by_kind) {
+    all = join(std::move(all), items);
+    if (kind != Kind::Fake) {
+      r.per_pseudo_fake.emplace_back(validation_kind_name(kind),
+                                     summarise(join(reals, items), threshold));
+    }
+  }
+  r.combined = summarise(all, threshold);
+
+  const std::array<double, kFakeKindCount> weights = fake_kind_weights(data);
+  double fake_loss = 0.0, weight_sum = 0.0;
+  for (int k = 0; k < kFakeKindCount; ++k) {
+    const Kind kind = kind_of(static_cast<FakeKind>(k));
+    const auto it = by_kind.find(kind);
+    if (it == by_kind.end() || it->second.empty()) continue;
+    fake_loss += weights[static_cast<size_t>(k)] * mean_loss(it->second);
+    weight_sum += weights[static_cast<size_t>(k)];
+  }
+  if (weight_sum > 0.0) {
+    fake_loss /= weight_sum;
   } else {
-    fake_loss = mean_loss(fakes.empty() ? blends : fakes);
+    // No fake kind that training uses was validated: every fake counts alike.
+    std::vector<Scored> fakes(all.begin() + static_cast<std::ptrdiff_t>(reals.size()), all.end());
+    fake_loss = mean_loss(fakes);
   }
   r.monitor_loss = 0.5 * mean_loss(reals) + 0.5 * fake_loss;
   r.monitor_auc = r.combined.auc;
+
+  if (false_alarm_rate > 0.0 && !reals.empty()) {
+    std::vector<float> real_logits;
+    for (const Scored &s : reals) real_logits.push_back(s.logit);
+    std::vector<std::pair<std::string, std::vector<float>>> fake_sets;
+    for (const auto &[source, fakes] : fakes_by_source) {
+      std::vector<float> l;
+      for (const Scored &s : fakes) l.push_back(s.logit);
+      fake_sets.emplace_back(source + " fake", std::move(l));
+    }
+    for (const auto &[kind, items] : by_kind) {
+      if (kind == Kind::Fake) continue;
+      std::vector<float> l;
+      for (const Scored &s : items) l.push_back(s.logit);
+      fake_sets.emplace_back(validation_kind_name(kind), std::move(l));
+    }
+    r.operating_point = choose_operating_point(real_logits, fake_sets, false_alarm_rate);
+    r.has_operating_point = true;
+  }
   return r;
 }
 

@@ -5,42 +5,69 @@
 
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/json.h"
 #include "examples.h"
 #include "metrics.h"
+#include "train_config.h"
 
 namespace dfd::training {
 
 struct ValidationSet {
-  enum class Kind { Real, Fake, SelfBlend };
+  // Real and Fake are files; the others are pseudo-fakes made from the validation reals.
+  enum class Kind { Real, Fake, SelfBlend, CrossSwap, LowResSwap };
   std::vector<Example> examples;
   std::vector<Kind> kind;
-  std::vector<std::string> folder;  // the folder each came from
+  std::vector<std::string> source;  // source_name of the folder each came from
   size_t count(Kind k) const;
 };
 
-// Every validation real and fake, plus (when `self_blend`) each validation real's own
-// pseudo-fake. `progress(done, total)` is called now and then.
-ValidationSet build_validation_set(const ExampleMaker &maker, const Dataset &data, bool self_blend,
+const char *validation_kind_name(ValidationSet::Kind kind);
+
+// Every validation real and fake, plus each validation real's own pseudo-fake of every kind
+// in `pseudo_fakes`. `progress(done, total)` is called now and then.
+ValidationSet build_validation_set(const ExampleMaker &maker, const Dataset &data,
+                                   const std::vector<FakeKind> &pseudo_fakes,
                                    const std::function<void(size_t, size_t)> &progress);
 
+// The threshold that raises an alarm on at most `false_alarm_rate` of the real faces, and what
+// it catches.
+struct OperatingPoint {
+  double false_alarm_rate_target = 0.0;
+  double threshold = 0.5;         // on the probability; a face at or above it is "fake"
+  double false_alarm_rate = 0.0;  // measured on the reals at that threshold
+  size_t reals = 0;
+  std::vector<std::pair<std::string, double>> true_positive_rate;  // per fake set, and "all"
+};
+
+// The lowest threshold (a real face's probability, nudged above it) at which at most
+// floor(rate * n) of the `real_logits` are at or above it. Fake rates are then read at it.
+OperatingPoint choose_operating_point(
+    const std::vector<float> &real_logits,
+    const std::vector<std::pair<std::string, std::vector<float>>> &fakes, double false_alarm_rate);
+
 struct ValidationReport {
-  Figures real_vs_fake;  // validation reals against validation fakes
-  Figures real_vs_sbi;   // validation reals against their self-blended fakes
-  Figures combined;      // reals against every fake
-  std::vector<std::pair<std::string, Figures>> per_real_folder;  // each folder vs the fakes
+  // Reals of a source against that source's fakes (the sources that have fakes).
+  std::vector<std::pair<std::string, Figures>> per_source;
+  // All reals against one kind of pseudo-fake.
+  std::vector<std::pair<std::string, Figures>> per_pseudo_fake;
+  Figures combined;  // all reals against every fake
   // What early stopping watches: the loss a balanced training batch would have, i.e. half the
-  // mean real loss plus half the fakes' loss, the fakes weighted as training mixes them.
+  // mean real loss plus half the fakes' losses, each kind weighted as training mixes them.
   double monitor_loss = 0.0;
   double monitor_auc = 0.0;  // combined.auc
+  bool has_operating_point = false;
+  OperatingPoint operating_point;
 
   json::Value to_json() const;
   std::vector<std::string> lines(double threshold) const;
 };
 
+// `false_alarm_rate` > 0 also chooses the operating point over all validation reals.
 ValidationReport score_validation(const ValidationSet &set, const std::vector<float> &logits,
-                                  double threshold, double sbi_fraction);
+                                  double threshold, const DataConfig &data,
+                                  double false_alarm_rate);
 
 }  // namespace dfd::training
