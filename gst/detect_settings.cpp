@@ -24,6 +24,10 @@ std::string string_or(const GValue *value, const std::string &fallback) {
 GType detector_enum_type() {
   static gsize type = 0;
   static const GEnumValue values[] = {
+      {static_cast<gint>(DetectorKind::Yunet),
+       "YuNet CNN (OpenCV FaceDetectorYN, models/yunet-202202.onnx): faces from about 20 px, "
+       "turned and dim ones too, with 5 landmarks",
+       "yunet"},
       {static_cast<gint>(DetectorKind::Hog), "dlib HOG frontal face detector", "hog"},
       {static_cast<gint>(DetectorKind::Haar), "OpenCV Haar cascade (opencv-data)", "haar"},
       {0, nullptr, nullptr}};
@@ -60,8 +64,9 @@ void install_properties(GObjectClass *klass) {
   g_object_class_install_property(
       klass, PROP_DEVICE,
       g_param_spec_string("device", "Device",
-                          "Inference device: cpu, cuda or cuda:N. CUDA needs a CUDA build of "
-                          "LibTorch; otherwise going to PAUSED fails with an element error",
+                          "Inference device: cpu, cuda or cuda:N, or DL Streamer's names CPU, "
+                          "GPU, GPU.N (a CUDA GPU here). CUDA needs a CUDA build of LibTorch; "
+                          "otherwise going to PAUSED fails with an element error",
                           "cpu", kReadyFlags));
   g_object_class_install_property(
       klass, PROP_MODEL_INSTANCE_ID,
@@ -93,8 +98,9 @@ void install_properties(GObjectClass *klass) {
       klass, PROP_RECLASSIFY_INTERVAL,
       g_param_spec_uint("reclassify-interval", "Reclassify interval",
                         "Score a tracked face again only after this many frames (1: on every "
-                        "analysed frame)",
-                        1, G_MAXINT, defaults.reclassify_interval, kPlayingFlags));
+                        "analysed frame; 0: never, each face is scored once and keeps that "
+                        "result)",
+                        0, G_MAXINT, defaults.reclassify_interval, kPlayingFlags));
   g_object_class_install_property(
       klass, PROP_MAX_FRAMES_IN_FLIGHT,
       g_param_spec_uint("max-frames-in-flight", "Max frames in flight",
@@ -104,8 +110,10 @@ void install_properties(GObjectClass *klass) {
                         1, 1000, defaults.max_frames_in_flight, kPlayingFlags));
   g_object_class_install_property(
       klass, PROP_DETECTOR,
-      g_param_spec_enum("detector", "Detector", "Face detector", detector_enum_type(),
-                        static_cast<gint>(dfd::DetectorKind::Hog), kReadyFlags));
+      g_param_spec_enum("detector", "Detector",
+                        "Face detector (full-frame). The model is trained on crops around this "
+                        "detector's boxes: keep the default unless the model card says otherwise",
+                        detector_enum_type(), static_cast<gint>(defaults.detector), kReadyFlags));
   g_object_class_install_property(
       klass, PROP_DETECTION_MAX_WIDTH,
       g_param_spec_uint("detection-max-width", "Detection max width",

@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "analysis/face_detector.h"
+#include "analysis/face_analyzer.h"
 
 namespace dfd::gst::detect {
 
@@ -55,7 +55,7 @@ struct Settings {
   guint inference_interval = 1;
   guint reclassify_interval = 1;
   guint max_frames_in_flight = 16;
-  DetectorKind detector = DetectorKind::Hog;
+  DetectorKind detector = kDefaultDetector;
   int detection_max_width = 640;
   int min_face_size = 64;
   double margin = 0.0;

@@ -46,8 +46,6 @@ namespace dfd::gst::detect {
 
 using Clock = std::chrono::steady_clock;
 
-// How often a wait for scores looks at the flushing flag: a std::future cannot be woken.
-constexpr auto kPollInterval = std::chrono::milliseconds(5);
 // Live sources: frames queued (analysed or not) before upstream has to wait, in units of
 // max-frames-in-flight.
 constexpr size_t kLiveBoundFactor = 4;
@@ -81,6 +79,14 @@ struct LateJob {
   FrameTimes times;
 };
 
+// The lock and condition the queue, the detection worker and the pushing task share. Owned
+// jointly with the batcher's completion callbacks, which may run after the element is gone
+// (a shared model-instance-id batcher finishing a batch).
+struct Sync {
+  std::mutex lock;
+  std::condition_variable changed;
+};
+
 struct DetectState {
   Settings settings;  // GST_OBJECT_LOCK
 
@@ -100,7 +106,7 @@ struct DetectState {
 
   // Task thread (and flush-stop or stop, which run while the task does not).
   GstSegment out_segment{};
-  std::vector<dfd::FaceRecord> last_faces;  // faces of the newest analysed frame pushed
+  std::vector<dfd::TrackedFace> last_faces;  // faces of the newest analysed frame pushed
   int64_t last_faces_index = -1;
   int last_width = 0;
   int last_height = 0;
@@ -108,12 +114,17 @@ struct DetectState {
   std::deque<LateJob> late;
 
   // Shared, under `lock` (the worker's job states too).
-  std::mutex lock;
-  std::condition_variable changed;
+  std::shared_ptr<Sync> sync = std::make_shared<Sync>();
+  std::mutex &lock = sync->lock;
+  std::condition_variable &changed = sync->changed;
   std::deque<QueueItem> queue;
   size_t queued_frames = 0;
   bool flushing = true;
   GstFlowReturn srcresult = GST_FLOW_FLUSHING;
+  // EOS came in: upstream will not see a flow return any more, so the task posts it (as
+  // GstQueue does). Cleared by a flush and a new stream.
+  bool eos = false;
+  bool own_error = false;   // task thread: it posted an error of its own (inference)
   bool live_known = false;  // upstream asked, or told by a latency query
   bool upstream_live = false;
   GstClockTime upstream_min_latency = 0;
@@ -215,6 +226,11 @@ gboolean start(GstDeepfakeDetect *self) {
   st.model_threshold = config.threshold;
   st.analyzer = std::make_unique<dfd::FaceAnalyzer>(std::move(detector), std::move(batcher),
                                                     tracker_options(s, st.model_threshold));
+  // The pushing task sleeps until a batch it waits for is done.
+  st.analyzer->set_completion_callback([sync = st.sync] {
+    std::lock_guard<std::mutex> lock(sync->lock);
+    sync->changed.notify_all();
+  });
   st.frames_analysed = 0;
   st.frames_skipped = 0;
   st.faces_analysed = 0;
@@ -234,6 +250,8 @@ gboolean start(GstDeepfakeDetect *self) {
     st.upstream_live = false;
     st.upstream_min_latency = 0;
     st.qos_earliest = GST_CLOCK_TIME_NONE;
+    st.eos = false;
+    st.own_error = false;
   }
   GST_INFO_OBJECT(self, "model %s (%s) on %s, batch %d / %u ms", s.model.c_str(),
                   st.model_name.c_str(), s.device.c_str(), s.batch_size, s.batch_timeout_ms);
@@ -297,6 +315,7 @@ bool apply_scores(GstDeepfakeDetect *self, const dfd::FrameJob &job, const df::F
   DetectState &st = self->state;
   if (!job.error.empty()) {
     GST_ELEMENT_ERROR(self, STREAM, FAILED, ("Face analysis failed."), ("%s", job.error.c_str()));
+    st.own_error = true;
     return false;
   }
   if (!job.analysis.result.valid()) return true;
@@ -309,6 +328,7 @@ bool apply_scores(GstDeepfakeDetect *self, const dfd::FrameJob &job, const df::F
         static_cast<uint64_t>(stats.mean_ms_per_face * static_cast<double>(stats.faces) * 1e6);
   } catch (const std::exception &e) {
     GST_ELEMENT_ERROR(self, STREAM, FAILED, ("Deepfake inference failed."), ("%s", e.what()));
+    st.own_error = true;
     return false;
   }
   return true;
@@ -371,21 +391,22 @@ Wait wait_for_job(GstDeepfakeDetect *self, QueueItem &item) {
     }
   }
   if (!job.analysis.result.valid()) return Wait::Ready;
-  for (;;) {
-    auto slice = std::chrono::duration_cast<Clock::duration>(kPollInterval);
-    if (item.has_deadline) {
-      const auto left = item.deadline - Clock::now();
-      if (left <= Clock::duration::zero()) {
-        return job.analysis.result.wait_for(std::chrono::seconds(0)) == std::future_status::ready
-                   ? Wait::Ready
-                   : Wait::Late;
-      }
-      slice = std::min(slice, left);
-    }
-    if (job.analysis.result.wait_for(slice) == std::future_status::ready) return Wait::Ready;
-    std::lock_guard<std::mutex> lock(st.lock);
-    if (st.flushing) return Wait::Flushing;
+  // The batcher's completion callback notifies `changed` once the result is ready, so this
+  // sleeps until then (or a flush, or the deadline) instead of polling the future.
+  const auto ready = [&] {
+    return st.flushing ||
+           job.analysis.result.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+  };
+  std::unique_lock<std::mutex> lock(st.lock);
+  if (item.has_deadline) {
+    st.changed.wait_until(lock, item.deadline, ready);
+  } else {
+    st.changed.wait(lock, ready);
   }
+  if (st.flushing) return Wait::Flushing;
+  return job.analysis.result.wait_for(std::chrono::seconds(0)) == std::future_status::ready
+             ? Wait::Ready
+             : Wait::Late;
 }
 
 // Pushes a frame with its metadata. *aborted is set when a flush interrupted the wait before
@@ -418,7 +439,7 @@ GstFlowReturn push_frame(GstDeepfakeDetect *self, QueueItem &item, bool *aborted
   }
   // roi-list: the regions on this very frame carry the results (by track, for a frame that
   // was not analysed); full-frame: the newest analysed frame's faces are carried forward.
-  const std::vector<dfd::FaceRecord> faces =
+  const std::vector<dfd::TrackedFace> faces =
       !item.roi_list ? st.last_faces
       : analysed     ? item.job->analysis.faces
                      : dfd::carry_regions(item.regions, st.last_faces, kCarryIou);
@@ -491,14 +512,76 @@ void task_loop(gpointer user_data) {
   if (ret == GST_FLOW_OK) return;
   GST_DEBUG_OBJECT(self, "pausing task: %s", gst_flow_get_name(ret));
   gst_pad_pause_task(self->srcpad);
-  if (ret == GST_FLOW_NOT_LINKED || ret < GST_FLOW_EOS) {
-    // Errors of our own were posted where they happened.
-    if (ret != GST_FLOW_ERROR) GST_ELEMENT_FLOW_ERROR(self, ret);
+  bool eos = false;
+  {
+    std::lock_guard<std::mutex> lock(st.lock);
+    eos = st.eos;
+  }
+  // As GstQueue: the flow return goes upstream with the next buffer (whose source then posts
+  // the error), unless EOS is already in, when nothing upstream will hear it. Errors of our
+  // own were posted where they happened.
+  if (eos && (ret == GST_FLOW_NOT_LINKED || ret < GST_FLOW_EOS) && !st.own_error) {
+    GST_ELEMENT_FLOW_ERROR(self, ret);
     gst_pad_push_event(self->srcpad, gst_event_new_eos());
   }
 }
 
 // ---- chain ----------------------------------------------------------------------------------
+
+// Asks upstream whether it is live, unless a latency query already told.
+void learn_liveness(GstDeepfakeDetect *self) {
+  DetectState &st = self->state;
+  {
+    std::lock_guard<std::mutex> lock(st.lock);
+    if (st.live_known) return;
+  }
+  df::QueryPtr query(gst_query_new_latency());
+  gboolean live = FALSE;
+  GstClockTime min = 0;
+  if (gst_pad_peer_query(self->sinkpad, query.get())) {
+    gst_query_parse_latency(query.get(), &live, &min, nullptr);
+  }
+  std::lock_guard<std::mutex> lock(st.lock);
+  if (!st.live_known) {
+    st.live_known = true;
+    st.upstream_live = live;
+    st.upstream_min_latency = min;
+  }
+}
+
+// The most frames this element holds at once: chain queues up to this many before upstream
+// waits (see there).
+guint held_frames(GstDeepfakeDetect *self) {
+  learn_liveness(self);
+  const guint in_flight = settings_snapshot(self).max_frames_in_flight;
+  std::lock_guard<std::mutex> lock(self->state.lock);
+  return in_flight * static_cast<guint>(self->state.upstream_live ? kLiveBoundFactor : 1);
+}
+
+// Downstream's allocation answer, with the frames held here added to each pool's minimum, so
+// that an upstream with a fixed pool (v4l2src) never waits for buffers this element holds.
+void add_held_frames(GstDeepfakeDetect *self, GstQuery *query) {
+  const guint held = held_frames(self);
+  const guint pools = gst_query_get_n_allocation_pools(query);
+  if (pools == 0) {
+    GstCaps *caps = nullptr;
+    gst_query_parse_allocation(query, &caps, nullptr);
+    GstVideoInfo info;
+    const guint size =
+        caps != nullptr && gst_video_info_from_caps(&info, caps) ? GST_VIDEO_INFO_SIZE(&info) : 0;
+    gst_query_add_allocation_pool(query, nullptr, size, held, 0);
+  }
+  for (guint i = 0; i < pools; ++i) {
+    GstBufferPool *pool = nullptr;
+    guint size = 0, min = 0, max = 0;
+    gst_query_parse_nth_allocation_pool(query, i, &pool, &size, &min, &max);
+    min += held;
+    if (max != 0 && max < min) max = min;
+    gst_query_set_nth_allocation_pool(query, i, pool, size, min, max);
+    if (pool != nullptr) gst_object_unref(pool);
+  }
+  GST_DEBUG_OBJECT(self, "allocation: %u held frames added to the pools' minimum", held);
+}
 
 GstFlowReturn chain(GstPad *, GstObject *parent, GstBuffer *raw) {
   GstDeepfakeDetect *self = GST_DEEPFAKE_DETECT(parent);
@@ -520,28 +603,10 @@ GstFlowReturn chain(GstPad *, GstObject *parent, GstBuffer *raw) {
     running_time =
         gst_segment_to_running_time(&st.in_segment, GST_FORMAT_TIME, GST_BUFFER_PTS(buffer.get()));
   }
-  bool live_known = false;
-  {
-    std::lock_guard<std::mutex> lock(st.lock);
-    live_known = st.live_known;
-  }
-  if (!live_known) {
-    // The pipeline asks for the latency only once it is PLAYING, and a sink that does not
-    // sync never passes that question up: ask upstream now, so that a live source's first
-    // frames already get deadlines.
-    df::QueryPtr query(gst_query_new_latency());
-    gboolean live = FALSE;
-    GstClockTime min = 0;
-    if (gst_pad_peer_query(self->sinkpad, query.get())) {
-      gst_query_parse_latency(query.get(), &live, &min, nullptr);
-    }
-    std::lock_guard<std::mutex> lock(st.lock);
-    if (!st.live_known) {
-      st.live_known = true;
-      st.upstream_live = live;
-      st.upstream_min_latency = min;
-    }
-  }
+  // The pipeline asks for the latency only once it is PLAYING, and a sink that does not sync
+  // never passes that question up: ask upstream now, so that a live source's first frames
+  // already get deadlines.
+  learn_liveness(self);
   GstClockTime now_running = GST_CLOCK_TIME_NONE;
   {
     df::ClockPtr clock(gst_element_get_clock(GST_ELEMENT_CAST(self)));
@@ -721,7 +786,9 @@ GstFlowReturn sink_event(GstPad *pad, GstObject *parent, GstEvent *event) {
         std::lock_guard<std::mutex> lock(st.lock);
         st.flushing = false;
         st.srcresult = GST_FLOW_OK;
+        st.eos = false;
       }
+      st.own_error = false;
       gst_pad_push_event(self->srcpad, event);
       // Only now: a flushing pad refuses them. They go out before the next frame.
       for (const df::EventPtr &kept : sticky) gst_pad_store_sticky_event(self->srcpad, kept.get());
@@ -748,6 +815,16 @@ GstFlowReturn sink_event(GstPad *pad, GstObject *parent, GstEvent *event) {
     case GST_EVENT_SEGMENT:
       gst_event_copy_segment(event, &st.in_segment);
       return queue_event(self, event);
+    case GST_EVENT_STREAM_START: {
+      std::lock_guard<std::mutex> lock(st.lock);
+      st.eos = false;
+      break;
+    }
+    case GST_EVENT_EOS: {
+      std::lock_guard<std::mutex> lock(st.lock);
+      st.eos = true;
+      break;
+    }
     default:
       break;
   }
@@ -766,13 +843,28 @@ gboolean sink_query(GstPad *pad, GstObject *parent, GstQuery *query) {
                     [&] { return st.flushing || st.srcresult != GST_FLOW_OK || st.queue.empty(); });
     if (st.flushing || st.srcresult != GST_FLOW_OK) return FALSE;
   }
+  if (GST_QUERY_TYPE(query) == GST_QUERY_ALLOCATION) {
+    if (!gst_pad_peer_query(self->srcpad, query)) return FALSE;
+    add_held_frames(self, query);
+    return TRUE;
+  }
   return gst_pad_query_default(pad, parent, query);
 }
 
 gboolean src_event(GstPad *pad, GstObject *parent, GstEvent *event) {
   GstDeepfakeDetect *self = GST_DEEPFAKE_DETECT(parent);
   DetectState &st = self->state;
-  if (GST_EVENT_TYPE(event) == GST_EVENT_QOS) {
+  if (GST_EVENT_TYPE(event) == GST_EVENT_RECONFIGURE) {
+    std::lock_guard<std::mutex> lock(st.lock);
+    if (st.srcresult == GST_FLOW_NOT_LINKED && !st.flushing) {
+      // As GstQueue: downstream is probably linked again; try pushing once more. The frames
+      // and events queued meanwhile go out in order.
+      GST_DEBUG_OBJECT(self, "reconfigure after not-linked: restarting the task");
+      st.srcresult = GST_FLOW_OK;
+      gst_pad_start_task(self->srcpad, task_loop, self, nullptr);
+      st.changed.notify_all();
+    }
+  } else if (GST_EVENT_TYPE(event) == GST_EVENT_QOS) {
     GstQOSType type;
     gdouble proportion = 0;
     GstClockTimeDiff diff = 0;
@@ -846,6 +938,13 @@ gboolean sink_activate_mode(GstPad *, GstObject *parent, GstPadMode mode, gboole
 
 GstStateChangeReturn change_state(GstElement *element, GstStateChange transition) {
   GstDeepfakeDetect *self = GST_DEEPFAKE_DETECT(element);
+  if (transition == GST_STATE_CHANGE_NULL_TO_READY) {
+    // Process-wide, so not when the plugin is merely loaded or inspected: when the first
+    // element starts, which is before its pipeline (or, in a multi-stream process, usually
+    // the others) starts threads that would tie themselves to arenas beyond the limit.
+    // DFD_KEEP_MALLOC_DEFAULTS=1 leaves malloc alone (see README).
+    dfd::tune_malloc_for_inference();
+  }
   if (transition == GST_STATE_CHANGE_READY_TO_PAUSED && !start(self)) {
     return GST_STATE_CHANGE_FAILURE;
   }
@@ -861,6 +960,18 @@ GstStateChangeReturn change_state(GstElement *element, GstStateChange transition
 void set_property(GObject *object, guint id, const GValue *value, GParamSpec *pspec) {
   GstDeepfakeDetect *self = GST_DEEPFAKE_DETECT(object);
   GST_OBJECT_LOCK(self);
+  // What start() reads (model, device, batching, detector) applies from the next start: a
+  // change while running (or starting) would be silently deferred, so it is refused, loudly.
+  const GstState state = std::max(GST_STATE(self), GST_STATE_NEXT(self));
+  if ((pspec->flags & GST_PARAM_MUTABLE_READY) != 0 && state > GST_STATE_READY) {
+    GST_OBJECT_UNLOCK(self);
+    GST_ELEMENT_WARNING(self, RESOURCE, SETTINGS,
+                        ("Property '%s' can only be changed in the NULL or READY state; the "
+                         "change is ignored.",
+                         pspec->name),
+                        ("the element is %s", gst_element_state_get_name(state)));
+    return;
+  }
   const guint latency = self->state.settings.max_latency_ms;
   const bool known = set_setting(self->state.settings, id, value);
   const bool latency_changed = self->state.settings.max_latency_ms != latency;
@@ -913,9 +1024,6 @@ static void gst_deepfake_detect_class_init(GstDeepfakeDetectClass *klass) {
   GObjectClass *gobject_class = G_OBJECT_CLASS(klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS(klass);
   GST_DEBUG_CATEGORY_INIT(deepfake_detect_debug, "deepfakedetect", 0, "deepfake detection");
-  // Here rather than at the first model load: by then the other pipelines of a multi-stream
-  // process may already run, their threads tied to arenas beyond the limit.
-  dfd::tune_malloc_for_inference();
 
   gobject_class->set_property = set_property;
   gobject_class->get_property = get_property;
@@ -946,7 +1054,6 @@ static void gst_deepfake_detect_init(GstDeepfakeDetect *self) {
   gst_pad_set_query_function(self->sinkpad, sink_query);
   gst_pad_set_activatemode_function(self->sinkpad, sink_activate_mode);
   GST_PAD_SET_PROXY_CAPS(self->sinkpad);
-  GST_PAD_SET_PROXY_ALLOCATION(self->sinkpad);
   gst_element_add_pad(GST_ELEMENT_CAST(self), self->sinkpad);
 
   self->srcpad = gst_pad_new_from_static_template(&src_template, "src");

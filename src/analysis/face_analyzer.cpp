@@ -9,14 +9,14 @@
 
 namespace dfd {
 
-std::vector<FaceRecord> carry_regions(const std::vector<GivenRegion> &regions,
-                                      const std::vector<FaceRecord> &last, float min_iou) {
-  std::vector<FaceRecord> out;
+std::vector<TrackedFace> carry_regions(const std::vector<GivenRegion> &regions,
+                                       const std::vector<TrackedFace> &last, float min_iou) {
+  std::vector<TrackedFace> out;
   for (const GivenRegion &region : regions) {
     uint64_t track = region.object_id;
     if (track == 0) {
       float best = 0.f;
-      for (const FaceRecord &face : last) {
+      for (const TrackedFace &face : last) {
         const float iou = intersection_over_union(face.box, region.box);
         if (iou >= min_iou && iou > best) {
           best = iou;
@@ -24,7 +24,7 @@ std::vector<FaceRecord> carry_regions(const std::vector<GivenRegion> &regions,
         }
       }
     }
-    if (track != 0) out.push_back({track, region.box, region.confidence, region.roi_id});
+    if (track != 0) out.push_back({track, region.box, region.confidence, region.roi_id, {}});
   }
   return out;
 }
@@ -74,7 +74,7 @@ FrameAnalysis FaceAnalyzer::analyse_regions(const FrameView &frame, int64_t fram
     // one wholly outside has nothing to classify.
     const cv::Rect box = region.box & bounds;
     if (box.empty()) continue;
-    found.push_back({box, region.confidence});
+    found.push_back({box, region.confidence, {}});
     given.push_back(region.object_id);
     roi_ids.push_back(region.roi_id);
   }
@@ -116,7 +116,8 @@ FrameAnalysis FaceAnalyzer::score_faces(const FrameView &frame, FrameAnalysis ou
   const ModelConfig &model = config();
   std::vector<ModelInput> inputs;
   for (size_t i = 0; i < found.size(); ++i) {
-    out.faces.push_back({ids[i], found[i].box, found[i].confidence, roi_ids[i]});
+    out.faces.push_back(
+        {ids[i], found[i].box, found[i].confidence, roi_ids[i], found[i].landmarks});
     if (!due[i]) continue;
     const cv::Rect crop = seed_square_box(found[i].box, out.frame_size, settings.margin);
     if (crop.empty()) continue;
@@ -159,12 +160,12 @@ std::vector<VerdictEvent> FaceAnalyzer::apply(const FrameAnalysis &analysis,
   return events;
 }
 
-std::vector<FaceReport> FaceAnalyzer::report(const std::vector<FaceRecord> &faces,
+std::vector<FaceReport> FaceAnalyzer::report(const std::vector<TrackedFace> &faces,
                                              const std::vector<FaceReport> &previous) const {
   std::vector<FaceReport> out;
   out.reserve(faces.size());
   std::lock_guard<std::mutex> lock(tracker_lock_);
-  for (const FaceRecord &face : faces) {
+  for (const TrackedFace &face : faces) {
     FaceReport report;
     if (const Track *track = tracker_.find(face.track_id)) {
       report.scored = track->scored;

@@ -19,6 +19,11 @@
 
 namespace dfd {
 
+// The detector of the analysis path (deepfakedetect's default, and deepfake-eval --videos'):
+// best recall and fewest false detections at a fraction of HOG's cost (benchmarks/README.md,
+// "Face detectors").
+inline constexpr DetectorKind kDefaultDetector = DetectorKind::Yunet;
+
 struct AnalysisSettings {
   double margin = 0.0;          // added around the seed's square crop
   bool explain = true;          // ask for relevancy
@@ -37,15 +42,18 @@ struct GivenRegion {
   cv::Rect box;            // frame pixels; clipped to the frame
   float confidence = 0.f;  // the upstream detector's
   uint64_t object_id = 0;  // upstream tracking id, 0 when none: then tracked by overlap
-  int roi_id = -1;         // the region's id on the frame, handed back in FaceRecord
+  int roi_id = -1;         // the region's id on the frame, handed back in TrackedFace
 };
 
 // A face as it appears on one frame.
-struct FaceRecord {
+struct TrackedFace {
   uint64_t track_id = 0;
   cv::Rect box;  // frame pixels
   float detection_confidence = 0.f;
   int roi_id = -1;  // the GivenRegion it came from; -1 when the detector found it
+  // The detector's facial points in frame pixels (YuNet: right eye, left eye, nose tip, right
+  // and left mouth corners); empty for HOG, Haar and given regions.
+  std::vector<cv::Point2f> landmarks;
 };
 
 // A face that was sent to the model, and where its crop came from, so that the relevancy can
@@ -61,7 +69,7 @@ struct FrameAnalysis {
   int64_t frame_index = 0;
   cv::Size frame_size;
   bool full_detection = true;  // the whole frame was searched, not just around the tracks
-  std::vector<FaceRecord> faces;
+  std::vector<TrackedFace> faces;
   std::vector<SubmittedFace> submitted;
   // valid() exactly when something was submitted. Shared: one thread watches it to know the
   // backlog while another waits for it.
@@ -70,7 +78,7 @@ struct FrameAnalysis {
 
 // What the outgoing metadata says about one face: where it is and its track's state.
 struct FaceReport {
-  FaceRecord face;
+  TrackedFace face;
   bool scored = false;
   float score = 0.f;        // newest fake probability
   bool label_fake = false;  // the newest score alone is at or above the threshold
@@ -90,8 +98,8 @@ struct VerdictEvent {
 // track's results: a region with an upstream object id is that track; another takes the track
 // of the face in `last` (the newest analysed frame's) that it overlaps most, at least
 // `min_iou`; a region matching none is left out.
-std::vector<FaceRecord> carry_regions(const std::vector<GivenRegion> &regions,
-                                      const std::vector<FaceRecord> &last, float min_iou);
+std::vector<TrackedFace> carry_regions(const std::vector<GivenRegion> &regions,
+                                       const std::vector<TrackedFace> &last, float min_iou);
 
 class FaceAnalyzer {
  public:
@@ -122,7 +130,7 @@ class FaceAnalyzer {
 
   // The current state of the tracks behind `faces`. A face whose track is gone keeps the
   // state it had when `previous` was made (from an earlier report of the same faces).
-  std::vector<FaceReport> report(const std::vector<FaceRecord> &faces,
+  std::vector<FaceReport> report(const std::vector<TrackedFace> &faces,
                                  const std::vector<FaceReport> &previous = {}) const;
 
   // Whether frame `frame_index` is due for a whole-frame search, with one every `interval`

@@ -27,7 +27,8 @@ std::string canonical_path(const std::string &path) {
   return ec ? path : canonical.string();
 }
 
-std::string canonical_device(const std::string &device) {
+std::string canonical_device(const std::string &name) {
+  const std::string device = torch_device_name(name);
   return device == "cuda" ? "cuda:0" : device;
 }
 

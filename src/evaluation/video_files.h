@@ -10,6 +10,7 @@
 
 #include <memory>
 
+#include "analysis/face_analyzer.h"
 #include "analysis/face_detector.h"
 #include "analysis/tracker.h"
 #include "core/batcher.h"
@@ -24,7 +25,11 @@ struct VideoFileOptions {
   // its reported frame count (kUnknownCountStep when the container does not say).
   int frame_step = 0;
   double crop_margin = 0.0;  // seed_square_box margin, as the model was trained
-  DetectorOptions detector;
+  DetectorOptions detector = [] {
+    DetectorOptions o;
+    o.kind = kDefaultDetector;  // the element's
+    return o;
+  }();
   TrackerOptions tracker;
 };
 

@@ -487,7 +487,9 @@ class Evaluation {
       v["frames_per_video"] = o_.frames_per_video;
       v["frame_step"] = o_.frame_step > 0 ? json::Value(o_.frame_step)
                                           : json::Value("frame count / frames_per_video");
-      v["detector"] = "dlib HOG (analysis/face_detector.h), identities by box IoU tracking";
+      v["detector"] =
+          "deepfakedetect's analysis path (analysis/face_analyzer.h) with its default detector, "
+          "YuNet; identities are its tracks";
       pre["videos"] = std::move(v);
     }
     report_.preprocessing = std::move(pre);
