@@ -39,6 +39,72 @@
 #include "gstptr.h"
 #include "roi_metadata.h"
 
+/**
+ * SECTION:element-deepfakedetect
+ * @title: deepfakedetect
+ * @short_description: finds faces, tracks them and scores each as real or fake, with an
+ * explanation
+ *
+ * deepfakedetect passes frames through unchanged (same buffers, any of the listed formats and
+ * sizes) and attaches, for every face, a #GstVideoRegionOfInterestMeta of type "face" with DL
+ * Streamer's params: `detection` (normalised box, detector confidence), `deepfake` (label,
+ * confidence of the label, fake_probability, smoothed_score, verdict, analyses, model_name),
+ * `object_id` (the track id) and `relevancy` (the explanation grid: width, height, values),
+ * plus a #GstDeepfakeRelevancyMeta with the same grid. It posts a `deepfake` element message
+ * for every analysed frame and a `deepfake-alert` one when a face's verdict changes.
+ *
+ * With inference-region=full-frame (the default) it finds the faces itself (detector=yunet,
+ * hog or haar); with inference-region=roi-list it classifies the regions of interest an
+ * upstream element attached (gvadetect, another deepfakedetect, the application), those whose
+ * type is in object-class, keeping their ids.
+ *
+ * Faces are scored in batches shared across frames and, with model-instance-id, across
+ * elements. Files: every frame is analysed and upstream waits while max-frames-in-flight
+ * frames await scores. Live sources: the element adds max-latency to the pipeline latency and
+ * analyses only what can come back within it. It behaves as a queue does on not-linked,
+ * reconfigure, flushes, serialized events and queries and allocation.
+ *
+ * ## Example launch lines
+ * |[
+ * gst-launch-1.0 -m filesrc location=clip.mp4 ! decodebin ! videoconvert ! deepfakedetect !
+ * fakesink
+ * ]| Prints the `deepfake` and `deepfake-alert` messages of a file.
+ * |[
+ * gst-launch-1.0 filesrc location=clip.mp4 ! decodebin ! videoconvert ! deepfakedetect ! \
+ *     deepfakeoverlay ! videoconvert ! autovideosink
+ * ]| Shows the faces with their verdicts and relevancy heatmaps.
+ * |[
+ * gst-launch-1.0 filesrc location=clip.mp4 ! decodebin ! videoconvert ! \
+ *     deepfakedetect reclassify-interval=0 explain=false ! \
+ *     deepfakedetect inference-region=roi-list object-class=face ! fakesink
+ * ]| Detects with one element and classifies the regions it found with a second one.
+ * |[
+ * gst-launch-1.0 v4l2src ! videoconvert ! deepfakedetect device=GPU max-latency=150 ! \
+ *     deepfakeoverlay ! videoconvert ! autovideosink
+ * ]| A camera, scored on a CUDA GPU, each frame shown within 150 ms of its capture.
+ *
+ * Since: 0.1.0
+ */
+
+/**
+ * GstDeepfakeDetector:
+ *
+ * The face detector of inference-region=full-frame: `yunet` (the default: YuNet, a small CNN
+ * through OpenCV's FaceDetectorYN), `hog` (dlib's HOG frontal detector) or `haar` (OpenCV's
+ * Haar cascade from Debian's opencv-data).
+ *
+ * Since: 0.1.0
+ */
+
+/**
+ * GstDeepfakeInferenceRegion:
+ *
+ * Where the faces come from, with DL Streamer's names: `full-frame` (the detector finds them)
+ * or `roi-list` (the regions of interest already on the frame, filtered by object-class).
+ *
+ * Since: 0.1.0
+ */
+
 GST_DEBUG_CATEGORY_STATIC(deepfake_detect_debug);
 #define GST_CAT_DEFAULT deepfake_detect_debug
 
@@ -1032,14 +1098,21 @@ static void gst_deepfake_detect_class_init(GstDeepfakeDetectClass *klass) {
 
   gst_element_class_set_static_metadata(
       element_class, "Deepfake detector", "Filter/Analyzer/Video",
-      "Detects and tracks faces, scores each with a deepfake classifier in shared batches, and "
-      "attaches region-of-interest metadata (DL Streamer layout), relevancy grids and bus "
-      "messages; frames pass through unchanged",
+      "Finds faces (YuNet, HOG or Haar; or, with inference-region=roi-list, takes the regions "
+      "of interest upstream found), tracks them, scores each with a deepfake classifier in "
+      "shared batches, and attaches region-of-interest metadata (DL Streamer layout), "
+      "relevancy grids and bus messages; frames pass through unchanged",
       "gst-deepfake contributors");
+  // gst-inspect-1.0 lists every metadata key: this one shows how the element is used.
+  gst_element_class_add_static_metadata(
+      element_class, "example",
+      "filesrc location=clip.mp4 ! decodebin ! videoconvert ! deepfakedetect ! deepfakeoverlay "
+      "! videoconvert ! autovideosink (see gst/README.md)");
   gst_element_class_add_static_pad_template(element_class, &sink_template);
   gst_element_class_add_static_pad_template(element_class, &src_template);
   element_class->change_state = change_state;
   gst_type_mark_as_plugin_api(GST_TYPE_DEEPFAKE_DETECTOR, static_cast<GstPluginAPIFlags>(0));
+  gst_type_mark_as_plugin_api(inference_region_enum_type(), static_cast<GstPluginAPIFlags>(0));
 }
 
 static void gst_deepfake_detect_init(GstDeepfakeDetect *self) {
