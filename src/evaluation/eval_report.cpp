@@ -250,6 +250,15 @@ json::Value report_to_json(const EvalReport &r) {
   v["deletion_test"] = deletion_json(r.deletion);
   v["token_deletion_test"] = deletion_json(r.token_deletion);
   v["roc_png"] = r.roc_png.empty() ? Value() : Value(r.roc_png);
+  if (r.per_source) {
+    Value::Array rows;
+    for (const MethodRow &row : *r.per_source) rows.push_back(metrics_json(row));
+    v["per_source"] = std::move(rows);
+  } else {
+    v["per_source"] = Value();
+  }
+  v["operating_point"] = r.operating_point;
+  v["localisation"] = r.localisation;
   return v;
 }
 
@@ -353,6 +362,22 @@ std::vector<std::string> check_report_schema(const json::Value &report) {
     }
   }
   check.need(report, "", "roc_png", {T::String, T::Null});
+  check.need(report, "", "per_source", {T::Array, T::Null});
+  if (const Value *op = check.need(report, "", "operating_point", {T::Object, T::Null});
+      op && op->is_object()) {
+    for (const char *key : {"threshold", "reals", "false_alarms", "false_alarm_rate"}) {
+      check.need(*op, "operating_point.", key, {T::Number});
+    }
+    check.need(*op, "operating_point.", "true_positive_rate", {T::Object});
+    check.need(*op, "operating_point.", "chosen", {T::Object, T::Null});
+  }
+  if (const Value *loc = check.need(report, "", "localisation", {T::Object, T::Null});
+      loc && loc->is_object()) {
+    check.need(*loc, "localisation.", "images", {T::Number});
+    check.need(*loc, "localisation.", "grid", {T::Object});
+    check.need(*loc, "localisation.", "mask_coverage", {T::Number});
+    check.need(*loc, "localisation.", "rows", {T::Array});
+  }
   return problems;
 }
 

@@ -21,6 +21,15 @@
 //   deletion_test     null, or D with space "pixels" (cells hidden in the input)
 //   token_deletion_test  null, or D with space "tokens" (tokens removed from the transformer)
 //   roc_png           null, or the path of the ROC figure
+//   per_source        null, or [M]: each data set's reals against its own fakes (real and
+//                     pseudo), named by the data set
+//   operating_point   null, or {threshold, reals, false_alarms, false_alarm_rate,
+//                     true_positive_rate: {method: rate, "all": rate}, chosen: null or
+//                     {false_alarm_rate_target, threshold, false_alarm_rate,
+//                     true_positive_rate}}: the threshold in use on these reals, and the one
+//                     --false-alarm-rate asks for
+//   localisation      null, or {images, grid: {width, height}, mask_coverage,
+//                     rows: [{kind, order, images, mass_inside, top_cell_inside}]}
 // M (metrics): {name, real, fake, threshold, accuracy, precision, recall, f1,
 //               auc (null when a class is missing), confusion: {tp, fp, tn, fn}};
 //   methods: every method's fakes against all the reals, sorted by name.
@@ -96,6 +105,9 @@ struct EvalReport {
   std::optional<DeletionResult> deletion;
   std::optional<DeletionResult> token_deletion;
   std::string roc_png;  // empty: none written
+  std::optional<std::vector<MethodRow>> per_source;
+  json::Value operating_point;  // null when no image was scored
+  json::Value localisation;     // null unless asked for
 };
 
 json::Value report_to_json(const EvalReport &report);

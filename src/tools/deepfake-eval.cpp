@@ -29,6 +29,7 @@
 #include "evaluation/deletion_test.h"
 #include "evaluation/eval_dataset.h"
 #include "evaluation/eval_report.h"
+#include "evaluation/localisation.h"
 #include "evaluation/method_table.h"
 #include "evaluation/roc_plot.h"
 #include "evaluation/token_removal.h"
@@ -39,6 +40,7 @@
 #include "training/dataset.h"
 #include "training/examples.h"
 #include "training/train_config.h"
+#include "training/validation.h"
 
 #ifndef DFD_VERSION
 #define DFD_VERSION "unknown"
@@ -74,6 +76,10 @@ Inputs (at least one; they combine):
   --self-blend           add each selected real's self-blended pseudo-fake (method
                          "self-blended"), made exactly as deepfake-train's validation makes
                          them: seeded by the file name, with the training config's settings
+  --pseudo-fakes KINDS   the same for a comma-separated list of self-blend, cross-swap
+                         (another real's face warped on, method "cross-identity swap") and
+                         lowres-swap (the face through a low-resolution bottleneck, method
+                         "low-resolution swap")
 
 Folders are searched recursively. A fake's method is its first subfolder under the fake
 folder (fake/eyes/x.jpg -> "eyes"); for files directly in it, the file name's part before
@@ -127,6 +133,17 @@ Deletion test (explanation faithfulness):
   --deletion-seed N      seed of the random orders (default: 1)
   --no-rollout           skip the attention-rollout order
 
+Operating point and localisation:
+  --false-alarm-rate R   also report the threshold that flags at most this share of the
+                         selected reals (0 < R < 1) and what it catches (the threshold in use
+                         is always reported with its false-alarm rate)
+  --localisation N       score the relevancy maps of N pseudo-fakes per kind (of those asked
+                         for with --pseudo-fakes or --self-blend) against their blend masks:
+                         the share of the map's mass on changed cells and how often the top
+                         cell is a changed one, beside attention rollout and random maps
+                         (spatial models only)
+  --localisation-random R  random maps averaged per image (default: 10)
+
 Output:
   --json FILE            the report (schema gst-deepfake/eval-report v1; see
                          src/evaluation/eval_report.h)
@@ -154,7 +171,10 @@ struct Options {
   std::vector<std::string> data, real, fake;
   std::optional<std::string> csv, images;
   std::vector<VideoDir> videos;
-  bool self_blend = false;
+  std::vector<training::FakeKind> pseudo_fakes;  // --self-blend, --pseudo-fakes
+  std::optional<double> false_alarm_rate;
+  int localisation = 0;
+  int localisation_random = 10;
   Split split = Split::Validation;
   Split video_split = Split::All;
   std::optional<int> val_percent;
@@ -182,6 +202,20 @@ struct Options {
   int roc_width = 800, roc_height = 640;
 };
 
+void add_pseudo_fake(Options &o, training::FakeKind kind) {
+  if (std::find(o.pseudo_fakes.begin(), o.pseudo_fakes.end(), kind) == o.pseudo_fakes.end()) {
+    o.pseudo_fakes.push_back(kind);
+  }
+}
+
+// The method name of a pseudo-fake kind in tables and records.
+std::string pseudo_fake_method(training::FakeKind kind) {
+  return training::validation_kind_name(
+      kind == training::FakeKind::CrossSwap    ? training::ValidationSet::Kind::CrossSwap
+      : kind == training::FakeKind::LowResSwap ? training::ValidationSet::Kind::LowResSwap
+                                               : training::ValidationSet::Kind::SelfBlend);
+}
+
 Options parse_options(int argc, char **argv, bool &help) {
   Options o;
   static const std::set<std::string> kFlags = {"--self-blend", "--method-from-prefix",
@@ -194,7 +228,7 @@ Options parse_options(int argc, char **argv, bool &help) {
     }
     if (arg.rfind("--", 0) != 0) throw UsageError("unexpected argument '" + arg + "' (see --help)");
     if (kFlags.count(arg)) {
-      if (arg == "--self-blend") o.self_blend = true;
+      if (arg == "--self-blend") add_pseudo_fake(o, training::FakeKind::SelfBlend);
       if (arg == "--method-from-prefix") o.method_from_prefix = true;
       if (arg == "--group-by-folder") o.group_by_folder = true;
       if (arg == "--no-rollout") o.rollout = false;
@@ -204,6 +238,32 @@ Options parse_options(int argc, char **argv, bool &help) {
     const std::string value = tools::option_value(arg, inline_value, i, argc, argv);
     if (arg == "--data") {
       o.data.push_back(value);
+    } else if (arg == "--pseudo-fakes") {
+      size_t start = 0;
+      while (start <= value.size()) {
+        const size_t comma = std::min(value.find(',', start), value.size());
+        const std::string kind = value.substr(start, comma - start);
+        if (kind == "self-blend") {
+          add_pseudo_fake(o, training::FakeKind::SelfBlend);
+        } else if (kind == "cross-swap") {
+          add_pseudo_fake(o, training::FakeKind::CrossSwap);
+        } else if (kind == "lowres-swap") {
+          add_pseudo_fake(o, training::FakeKind::LowResSwap);
+        } else {
+          throw UsageError("--pseudo-fakes takes self-blend, cross-swap and lowres-swap, got '" +
+                           kind + "'");
+        }
+        start = comma + 1;
+      }
+    } else if (arg == "--false-alarm-rate") {
+      o.false_alarm_rate = parse_number(arg, value);
+      if (!(*o.false_alarm_rate > 0.0 && *o.false_alarm_rate < 1.0)) {
+        throw UsageError("--false-alarm-rate must lie between 0 and 1");
+      }
+    } else if (arg == "--localisation") {
+      o.localisation = static_cast<int>(parse_integer(arg, value, 1));
+    } else if (arg == "--localisation-random") {
+      o.localisation_random = static_cast<int>(parse_integer(arg, value, 1));
     } else if (arg == "--real") {
       o.real.push_back(value);
     } else if (arg == "--fake") {
@@ -448,6 +508,7 @@ class Evaluation {
       throw std::runtime_error("nothing was scored (see the skipped inputs above)");
     }
     if (o_.deletion > 0) deletion_test();
+    if (o_.localisation > 0) localisation();
     write_outputs();
     return 0;
   }
@@ -472,15 +533,22 @@ class Evaluation {
     if (!o_.videos.empty()) report_.video_split = split_name(o_.video_split);
     report_.val_percent = config_.data.val_percent;
     json::Value pre;
-    pre["crop"] = face_crop() ? "face box (the element's HOG detector, seed_square_box)" : "image";
+    pre["crop"] = face_crop() ? std::string("face box (") +
+                                    training::detector_kind_name(config_.data.face_detector) +
+                                    " detector, seed_square_box)"
+                              : std::string("image");
     pre["crop_margin"] = config_.data.crop_margin;
     pre["settings_from"] = config_origin_;
     pre["input"] = "isotropic resize and centred zero padding to " +
                    std::to_string(model_.image_size) + " px (imaging/preprocess.h)";
-    if (o_.self_blend) {
-      pre["self_blend"] =
-          "deepfake-train's validation pseudo-fakes: seeded by the file name, the config's sbi "
-          "settings";
+    if (!o_.pseudo_fakes.empty()) {
+      json::Value::Array kinds;
+      for (const training::FakeKind k : o_.pseudo_fakes) kinds.emplace_back(pseudo_fake_method(k));
+      pre["pseudo_fakes"] = std::move(kinds);
+      pre["pseudo_fake_rule"] =
+          "deepfake-train's validation pseudo-fakes: one per selected real, seeded by its file "
+          "name, with the training config's settings; a cross swap's donor is another selected "
+          "real";
     }
     if (!o_.videos.empty()) {
       json::Value v;
@@ -538,10 +606,10 @@ class Evaluation {
       (s.fake ? dataset_.val_fake : dataset_.val_real).push_back(to_entry(s));
       (s.fake ? fake_samples_ : real_samples_).push_back(&s);
     }
-    if (o_.self_blend && real_samples_.empty()) {
-      throw UsageError("--self-blend needs real images in the selected split");
+    if (!o_.pseudo_fakes.empty() && real_samples_.empty()) {
+      throw UsageError("--self-blend and --pseudo-fakes need real images in the selected split");
     }
-    if (!set_.samples.empty() && (face_crop() || o_.self_blend)) {
+    if (!set_.samples.empty() && (face_crop() || !o_.pseudo_fakes.empty())) {
       progress("landmarks: finding faces in " + std::to_string(set_.samples.size()) + " images" +
                (o_.landmark_cache.empty() ? "" : " (cache " + o_.landmark_cache + ")"));
       shapes_ = training::find_face_shapes(dataset_, config_, o_.landmark_cache, {});
@@ -571,6 +639,7 @@ class Evaluation {
         report_.frames.push_back(
             {sample.path, sample.fake, sample.fake ? sample.method : "real", s.logit, p});
         frame_scores_.push_back({p, sample.fake, sample.method});
+        frame_sources_.push_back(dataset_name(sample.source));
         if (!sample.video.empty()) {
           // Real and fake frames may share a video name in a CSV; the label keeps them apart.
           const std::string key = (sample.fake ? "fake:" : "real:") + sample.video;
@@ -590,20 +659,21 @@ class Evaluation {
         report_.videos.push_back(std::move(r));
       }
     }
-    if (o_.self_blend) {
-      progress("scoring " + std::to_string(real_samples_.size()) +
-               " self-blended pseudo-fakes of the selected reals");
+    for (const training::FakeKind kind : o_.pseudo_fakes) {
+      const std::string method = pseudo_fake_method(kind);
+      progress("scoring " + std::to_string(real_samples_.size()) + " " + method +
+               " pseudo-fakes of the selected reals");
       std::vector<training::ImageEntry> reals;
       for (const Sample *s : real_samples_) reals.push_back(to_entry(*s));
       const auto scored = score_examples(
-          *engine_, reals, o_.batch_size, "self-blend",
-          [&](const training::ImageEntry &e) { return maker_->validation_self_blend(e); },
+          *engine_, reals, o_.batch_size, method,
+          [&](const training::ImageEntry &e) { return maker_->validation_pseudo_fake(e, kind); },
           report_.skipped);
       for (const Scored &s : scored) {
         const double p = sigmoid(s.logit);
-        report_.frames.push_back(
-            {reals[s.index].path + "#self-blended", true, "self-blended", s.logit, p});
-        frame_scores_.push_back({p, true, "self-blended"});
+        report_.frames.push_back({reals[s.index].path + "#" + method, true, method, s.logit, p});
+        frame_scores_.push_back({p, true, method});
+        frame_sources_.push_back(dataset_name(real_samples_[s.index]->source));
       }
     }
     if (!frame_scores_.empty()) {
@@ -611,6 +681,8 @@ class Evaluation {
       print_table("Frame level (" + std::string(split_name(o_.split)) + " split, threshold " +
                       fixed(threshold_, 2) + "):",
                   *report_.frame_table);
+      per_source_table();
+      operating_point();
     }
   }
 
@@ -699,6 +771,154 @@ class Evaluation {
       std::printf("  %s %-5s %s  %s\n", v.score ? fixed(v.score->score, 4).c_str() : "  n/a ",
                   v.fake ? "fake" : "real", v.name.c_str(), detail.c_str());
     }
+  }
+
+  // Each data set's reals against its own fakes, real and pseudo: the figure that says how
+  // well the model separates one source, undisturbed by how the sources differ.
+  void per_source_table() {
+    std::map<std::string, std::vector<MethodScore>> by_source;
+    for (size_t i = 0; i < frame_scores_.size(); ++i) {
+      by_source[frame_sources_[i]].push_back(frame_scores_[i]);
+    }
+    std::vector<MethodRow> rows;
+    for (const auto &[source, scores] : by_source) {
+      size_t reals = 0;
+      for (const MethodScore &s : scores) reals += s.fake ? 0 : 1;
+      if (reals == 0 || reals == scores.size()) continue;
+      MethodTable table = method_table(scores, threshold_, source);
+      table.overall.name = source;
+      rows.push_back(table.overall);
+    }
+    if (rows.size() < 2) return;
+    report_.per_source = rows;
+    MethodTable shown;
+    shown.overall = rows.front();
+    shown.methods.assign(rows.begin() + 1, rows.end());
+    print_table("Per source (each data set's reals against its own fakes, threshold " +
+                    fixed(threshold_, 2) + "):",
+                shown);
+  }
+
+  // The threshold in use on these reals (false alarms and what it catches), and the one
+  // that --false-alarm-rate asks for.
+  void operating_point() {
+    std::vector<float> real_logits;
+    std::map<std::string, std::vector<float>> fake_logits;
+    for (const FrameResult &f : report_.frames) {
+      (f.fake ? fake_logits[f.method] : real_logits).push_back(static_cast<float>(f.logit));
+    }
+    if (real_logits.empty()) return;
+    std::vector<std::pair<std::string, std::vector<float>>> fakes(fake_logits.begin(),
+                                                                  fake_logits.end());
+    const auto tpr_json = [](const training::OperatingPoint &op) {
+      json::Value v = json::Value::Object{};
+      for (const auto &[name, rate] : op.true_positive_rate) v[name] = rate;
+      return v;
+    };
+    // At the threshold in use: a target rate of 0 is not asked for, so measure directly.
+    size_t alarms = 0;
+    for (const float l : real_logits) alarms += sigmoid(l) >= threshold_ ? 1 : 0;
+    training::OperatingPoint in_use = training::choose_operating_point(real_logits, fakes, 1.0);
+    for (auto &[name, rate] : in_use.true_positive_rate) {
+      size_t caught = 0, count = 0;
+      for (const auto &[method, logits] : fakes) {
+        if (name != "all" && name != method) continue;
+        for (const float l : logits) caught += sigmoid(l) >= threshold_ ? 1 : 0;
+        count += logits.size();
+      }
+      rate = count ? static_cast<double>(caught) / count : 0.0;
+    }
+    json::Value op;
+    op["threshold"] = threshold_;
+    op["reals"] = real_logits.size();
+    op["false_alarms"] = alarms;
+    op["false_alarm_rate"] = static_cast<double>(alarms) / real_logits.size();
+    op["true_positive_rate"] = tpr_json(in_use);
+    op["chosen"] = json::Value();
+    std::printf("\nOperating point at threshold %s: %zu of %zu reals flagged (%s%%); caught:",
+                fixed(threshold_, 4).c_str(), alarms, real_logits.size(),
+                fixed(100.0 * alarms / real_logits.size(), 2).c_str());
+    for (const auto &[name, rate] : in_use.true_positive_rate) {
+      std::printf(" %s %s%%;", name.c_str(), fixed(100.0 * rate, 1).c_str());
+    }
+    std::printf("\n");
+    if (o_.false_alarm_rate) {
+      const training::OperatingPoint chosen =
+          training::choose_operating_point(real_logits, fakes, *o_.false_alarm_rate);
+      json::Value c;
+      c["false_alarm_rate_target"] = chosen.false_alarm_rate_target;
+      c["threshold"] = chosen.threshold;
+      c["false_alarm_rate"] = chosen.false_alarm_rate;
+      c["true_positive_rate"] = tpr_json(chosen);
+      op["chosen"] = std::move(c);
+      std::printf("For %s%% false alarms on these reals: threshold %s (measured %s%%); caught:",
+                  fixed(100.0 * *o_.false_alarm_rate, 2).c_str(),
+                  fixed(chosen.threshold, 4).c_str(),
+                  fixed(100.0 * chosen.false_alarm_rate, 2).c_str());
+      for (const auto &[name, rate] : chosen.true_positive_rate) {
+        std::printf(" %s %s%%;", name.c_str(), fixed(100.0 * rate, 1).c_str());
+      }
+      std::printf("\n");
+    }
+    report_.operating_point = std::move(op);
+  }
+
+  void localisation() {
+    if (o_.pseudo_fakes.empty() || real_samples_.empty()) {
+      throw UsageError("--localisation needs --pseudo-fakes (or --self-blend) and real images");
+    }
+    std::vector<LocalisationInput> inputs;
+    const size_t n = std::min(real_samples_.size(), static_cast<size_t>(o_.localisation));
+    for (const training::FakeKind kind : o_.pseudo_fakes) {
+      for (size_t i = 0; i < n; ++i) {
+        // Spread over the reals so one folder does not fill the sample.
+        const training::ImageEntry e = to_entry(*real_samples_[i * real_samples_.size() / n]);
+        try {
+          cv::Mat mask;
+          const training::Example fake = maker_->validation_pseudo_fake(e, kind, &mask);
+          inputs.push_back({e.path, pseudo_fake_method(kind), fake.image, mask});
+        } catch (const std::exception &) {
+          // Already listed as skipped by the scoring pass.
+        }
+      }
+    }
+    std::unique_ptr<AttentionRollout> rollout;
+    RolloutMaps rollout_fn;
+    if (o_.rollout) {
+      rollout = std::make_unique<AttentionRollout>(model_path_, o_.device);
+      rollout_fn = [&](const uint8_t *images, size_t count) {
+        return rollout->compute(images, count);
+      };
+    }
+    progress("localisation on " + std::to_string(inputs.size()) + " pseudo-fakes");
+    const LocalisationResult r =
+        run_localisation(*engine_, inputs, rollout_fn, o_.localisation_random, o_.deletion_seed);
+    std::printf(
+        "\nLocalisation (%zu pseudo-fakes, %dx%d cells; changed cells cover %s%% of the grid "
+        "on average):\n| Pseudo-fake | Map | Mass on changed cells | Top cell changed |\n"
+        "|---|---|---|---|\n",
+        inputs.size(), r.grid_width, r.grid_height, fixed(100.0 * r.mask_coverage, 1).c_str());
+    json::Value::Array rows;
+    for (const LocalisationRow &row : r.rows) {
+      std::printf("| %s | %s | %s | %s%% |\n", row.kind.c_str(), row.order.c_str(),
+                  fixed(row.mass_inside, 4).c_str(), fixed(100.0 * row.top_cell_inside, 1).c_str());
+      json::Value v;
+      v["kind"] = row.kind;
+      v["order"] = row.order;
+      v["images"] = row.images;
+      v["mass_inside"] = row.mass_inside;
+      v["top_cell_inside"] = row.top_cell_inside;
+      rows.push_back(std::move(v));
+    }
+    json::Value loc;
+    loc["images"] = inputs.size();
+    json::Value grid;
+    grid["width"] = r.grid_width;
+    grid["height"] = r.grid_height;
+    loc["grid"] = std::move(grid);
+    loc["mask_coverage"] = r.mask_coverage;
+    loc["rows"] = std::move(rows);
+    report_.localisation = std::move(loc);
   }
 
   void deletion_test() {
@@ -832,6 +1052,7 @@ class Evaluation {
   training::FaceShapes shapes_;
   std::unique_ptr<training::ExampleMaker> maker_;
   std::vector<MethodScore> frame_scores_, video_scores_;
+  std::vector<std::string> frame_sources_;  // the data set of each frame score
   std::string video_splits_;
 };
 

@@ -44,6 +44,10 @@ Options:
   --max-steps N          stop after N training steps in all (validates and checkpoints
                          first; --resume continues later)
   --validate-at-start    score the validation split before the first step
+  --profile-steps N      time N steps and print where a step's time goes (making the
+                         batch, waiting for it, forward, backward, optimiser), then stop
+                         without validating or saving: for choosing --data-threads,
+                         --channels-last and --threads on a machine
   --landmark-cache FILE  landmark cache (default: CHECKPOINT_DIR/landmarks.json)
   --init MODEL           start from this model file (overrides the config's init.weights)
   -h, --help             show this help
@@ -101,6 +105,8 @@ int main(int argc, char **argv) {
         options.channels_last = flag();
       } else if (arg == "--max-steps") {
         options.max_steps = dfd::tools::parse_integer(arg, value(), 1);
+      } else if (arg == "--profile-steps") {
+        options.profile_steps = dfd::tools::parse_integer(arg, value(), 1);
       } else if (arg == "--validate-at-start") {
         options.validate_at_start = flag();
       } else if (arg == "--landmark-cache") {

@@ -495,8 +495,8 @@ TrainConfig parse_train_config(const json::Value &document, const std::string &l
 
   const Section data = root.section("data");
   data.only({"sampling", "sbi_fraction", "fake_kinds", "source_weights", "units_per_epoch",
-             "fake_partner", "val_percent", "crop", "crop_margin", "crop_margin_jitter",
-             "face_detector"});
+             "fake_partner", "val_percent", "val_pseudo_fakes", "crop", "crop_margin",
+             "crop_margin_jitter", "face_detector"});
   DataConfig &d = c.data;
   d.sampling = data.choice<Sampling>("sampling", Sampling::Pairs,
                                      {{"pairs", Sampling::Pairs}, {"images", Sampling::Images}});
@@ -540,6 +540,7 @@ TrainConfig parse_train_config(const json::Value &document, const std::string &l
       "face_detector", DetectorKind::Hog,
       {{"hog", DetectorKind::Hog}, {"yunet", DetectorKind::Yunet}, {"haar", DetectorKind::Haar}});
   d.val_percent = data.integer("val_percent", 20, 0, 99);
+  d.val_pseudo_fakes = data.integer("val_pseudo_fakes", 0, 0, 100000000);
   d.crop = data.choice<CropMode>("crop", CropMode::FaceBox,
                                  {{"face-box", CropMode::FaceBox}, {"image", CropMode::Image}});
   d.crop_margin = data.number("crop_margin", 0.0, 0.0, 2.0);

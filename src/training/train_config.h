@@ -87,6 +87,9 @@ struct DataConfig {
   // The detector whose box crops training and validation faces: the element's.
   DetectorKind face_detector = DetectorKind::Hog;
   int val_percent = 20;
+  // Pseudo-fakes of each kind made for validation: from every validation real (0), or from
+  // at most this many, spread evenly over them.
+  int val_pseudo_fakes = 0;
   CropMode crop = CropMode::FaceBox;
   double crop_margin = 0.0;         // seed_square_box margin at validation and inference
   double crop_margin_jitter = 0.0;  // training adds a margin uniform in [0, this]

@@ -327,7 +327,10 @@ int run_training(const TrainConfig &config, const RunOptions &options) {
     }
   }
   const Clock::time_point val_build_start = Clock::now();
-  const ValidationSet val = build_validation_set(maker, data, pseudo_fakes, {});
+  const bool profiling = options.profile_steps > 0;
+  const ValidationSet val =
+      profiling ? ValidationSet{}
+                : build_validation_set(maker, data, pseudo_fakes, config.data.val_pseudo_fakes, {});
   if (!val.examples.empty()) {
     std::string counts;
     for (const auto kind :
@@ -522,7 +525,8 @@ int run_training(const TrainConfig &config, const RunOptions &options) {
         interrupted = true;
         break;
       }
-      if (options.max_steps > 0 && st.global_step >= options.max_steps) {
+      if ((options.max_steps > 0 && st.global_step >= options.max_steps) ||
+          (profiling && st.step_in_epoch - epoch_first_step >= options.profile_steps)) {
         step_limit = true;
         break;
       }
@@ -564,6 +568,7 @@ int run_training(const TrainConfig &config, const RunOptions &options) {
           waited_seconds / n, times.forward / n, times.backward / n, times.optimizer / n);
       progress.line(profile);
     }
+    if (profiling) return 0;  // nothing validated, nothing saved
 
     json::Value entry;
     entry["epoch"] = st.epoch + 1;

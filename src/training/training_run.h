@@ -16,11 +16,14 @@ struct RunOptions {
   std::string checkpoint_dir;  // checkpoints, the landmark cache, resume
   bool resume = false;
   std::string device = "cpu";
-  int threads = 0;        // torch intra-op threads on CPU; 0: one per core
-  bool prefetch = true;   // build upcoming batches on other threads while a step runs
-  int data_threads = 1;   // with prefetch: batches built ahead, each on its own thread
+  int threads = 0;             // torch intra-op threads on CPU; 0: one per core
+  bool prefetch = true;        // build upcoming batches on other threads while a step runs
+  int data_threads = 1;        // with prefetch: batches built ahead, each on its own thread
   bool channels_last = false;  // see Trainer
-  int64_t max_steps = 0;  // stop (with validation and a checkpoint) after this many steps
+  int64_t max_steps = 0;       // stop (with validation and a checkpoint) after this many steps
+  // > 0: time this many steps and print where the time goes, then stop without validating
+  // or saving anything (for tuning threads and options on a machine)
+  int64_t profile_steps = 0;
   bool validate_at_start = false;
   std::string landmark_cache;  // default: <checkpoint_dir>/landmarks.json
   std::string command_line;    // recorded in the model

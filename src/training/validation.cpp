@@ -73,10 +73,16 @@ const char *validation_kind_name(Kind kind) {
 }
 
 ValidationSet build_validation_set(const ExampleMaker &maker, const Dataset &data,
-                                   const std::vector<FakeKind> &pseudo_fakes,
+                                   const std::vector<FakeKind> &pseudo_fakes, int per_kind,
                                    const std::function<void(size_t, size_t)> &progress) {
   ValidationSet set;
-  const size_t total = data.val_real.size() * (1 + pseudo_fakes.size()) + data.val_fake.size();
+  // Every k-th real in file order: all sources keep their share, and the choice depends on the
+  // split alone.
+  std::vector<const ImageEntry *> bases;
+  const size_t reals = data.val_real.size();
+  const size_t wanted = per_kind > 0 ? std::min(reals, static_cast<size_t>(per_kind)) : reals;
+  for (size_t i = 0; i < wanted; ++i) bases.push_back(&data.val_real[i * reals / wanted]);
+  const size_t total = reals + bases.size() * pseudo_fakes.size() + data.val_fake.size();
   const auto add = [&](Example example, Kind kind, const std::string &folder) {
     set.examples.push_back(std::move(example));
     set.kind.push_back(kind);
@@ -86,9 +92,8 @@ ValidationSet build_validation_set(const ExampleMaker &maker, const Dataset &dat
   for (const ImageEntry &e : data.val_real) add(maker.validation(e), Kind::Real, e.folder);
   for (const ImageEntry &e : data.val_fake) add(maker.validation(e), Kind::Fake, e.folder);
   for (const FakeKind k : pseudo_fakes) {
-    for (const ImageEntry &e : data.val_real) {
-      add(maker.validation_pseudo_fake(e, k), kind_of(k), e.folder);
-    }
+    for (const ImageEntry *e : bases)
+      add(maker.validation_pseudo_fake(*e, k), kind_of(k), e->folder);
   }
   if (progress) progress(set.examples.size(), total);
   return set;

@@ -26,10 +26,11 @@ struct ValidationSet {
 
 const char *validation_kind_name(ValidationSet::Kind kind);
 
-// Every validation real and fake, plus each validation real's own pseudo-fake of every kind
-// in `pseudo_fakes`. `progress(done, total)` is called now and then.
+// Every validation real and fake, plus a pseudo-fake of every kind in `pseudo_fakes` made
+// from each validation real, or from `per_kind` reals spread evenly over them when that is
+// positive and smaller. `progress(done, total)` is called now and then.
 ValidationSet build_validation_set(const ExampleMaker &maker, const Dataset &data,
-                                   const std::vector<FakeKind> &pseudo_fakes,
+                                   const std::vector<FakeKind> &pseudo_fakes, int per_kind,
                                    const std::function<void(size_t, size_t)> &progress);
 
 // The threshold that raises an alarm on at most `false_alarm_rate` of the real faces, and what
