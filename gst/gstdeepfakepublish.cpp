@@ -271,7 +271,7 @@ GstFlowReturn transform_ip(GstBaseTransform *trans, GstBuffer *buffer) {
   st.finished = false;
   try {
     const pub::FrameContext context = frame_context(self, st, buffer);
-    dfd::json::Value::Array objects = pub::roi_objects(buffer);
+    dfd::json::Array objects = pub::roi_objects(buffer);
     const std::vector<pub::Alert> alerts = st.watch.update(buffer);
     if (!objects.empty() || st.active.publish_empty) {
       emit(self, st, st.active.topic, pub::frame_message(std::move(objects), context));

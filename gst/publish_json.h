@@ -7,7 +7,7 @@
 
 #include <string>
 
-#include "core/json.h"
+#include "core/json_strict.h"
 
 namespace dfd::gst::publish {
 
@@ -45,12 +45,12 @@ std::string iso8601_utc_ms(gint64 unix_us);
 //                      {"name"} as gvametaconvert writes it (and "object_id" for deepfake)}.
 // A classification param is one with a string "label"; it is keyed by its "attribute_name"
 // field, else by the structure's name. Other params are left out, as gvametaconvert does.
-json::Value::Array roi_objects(GstBuffer *buffer);
+json::Array roi_objects(GstBuffer *buffer);
 
 // A frame message: {"objects" (only when there are any, as gvametaconvert), "resolution":
 // {"width","height"}, "timestamp" (stream time, ns, as gvametaconvert), "pts", "running_time"
 // (ns), "source", "wall_clock"}.
-json::Value frame_message(json::Value::Array objects, const FrameContext &context);
+json::Value frame_message(json::Array objects, const FrameContext &context);
 
 // {"type":"alert", "source", "wall_clock", "timestamp", "pts", "running_time", "id",
 //  "verdict", "previous_verdict", "smoothed_score", "fake_probability", "x","y","w","h",

@@ -31,7 +31,7 @@
 #include <utility>
 #include <vector>
 
-#include "core/json.h"
+#include "core/json_strict.h"
 #include "deepfakemeta.h"
 #include "publish_alerts.h"
 #include "publish_json.h"
@@ -58,6 +58,7 @@ namespace {
 
 namespace pub = dfd::gst::publish;
 using dfd::json::Value;
+namespace json = dfd::json;
 using Clock = std::chrono::steady_clock;
 
 constexpr int kWidth = 320;
@@ -141,15 +142,15 @@ Face face(int id, const char *verdict, double smoothed = 0.5) {
 }
 
 double number(const Value &object, const char *key) {
-  const Value *v = object.find(key);
+  const Value *v = json::find(object, key);
   ck_assert_msg(v != nullptr, "missing \"%s\"", key);
-  return v->as_number();
+  return json::as_number(*v);
 }
 
 std::string text(const Value &object, const char *key) {
-  const Value *v = object.find(key);
+  const Value *v = json::find(object, key);
   ck_assert_msg(v != nullptr, "missing \"%s\"", key);
-  return v->as_string();
+  return json::as_string(*v);
 }
 
 std::string read_file(const std::string &path) {
@@ -527,7 +528,7 @@ GST_START_TEST(test_frame_json_fields) {
   // As gvametaconvert: the stream time; the PTS beside it.
   assert_number_eq(number(message, "timestamp"), 123);
   assert_number_eq(number(message, "pts"), 5.0 * kFrame);
-  ck_assert(message.find("stream_time") == nullptr);
+  ck_assert(json::find(message, "stream_time") == nullptr);
   assert_number_eq(number(message, "running_time"), 456);
   assert_text_eq(text(message, "source").c_str(), "cam-a");
   assert_text_eq(text(message, "wall_clock").c_str(), "2025-11-26T08:20:29.123Z");
@@ -535,7 +536,7 @@ GST_START_TEST(test_frame_json_fields) {
   assert_number_eq(number(resolution, "width"), kWidth);
   assert_number_eq(number(resolution, "height"), kHeight);
 
-  const Value::Array &objects = message.find("objects")->as_array();
+  const json::Array &objects = json::as_array(*json::find(message, "objects"));
   ck_assert_uint_eq(objects.size(), 2);
   const Value &o = objects[0];
   assert_number_eq(number(o, "x"), 80);
@@ -569,16 +570,16 @@ GST_START_TEST(test_frame_json_fields) {
   assert_number_eq(number(other, "x"), 1);
   assert_number_eq(number(other, "h"), 4);
   assert_text_eq(text(other, "roi_type").c_str(), "person");
-  ck_assert(other.find("id") == nullptr);
-  ck_assert(other.find("detection") == nullptr);
+  ck_assert(json::find(other, "id") == nullptr);
+  ck_assert(json::find(other, "detection") == nullptr);
   gst_buffer_unref(buffer);
 
   // Invalid times are left out rather than written as 2^64 - 1.
   pub::FrameContext untimed;
   const Value empty = pub::frame_message({}, untimed);
-  ck_assert(empty.find("objects") == nullptr);
-  ck_assert(empty.find("timestamp") == nullptr);
-  ck_assert(empty.find("running_time") == nullptr);
+  ck_assert(json::find(empty, "objects") == nullptr);
+  ck_assert(json::find(empty, "timestamp") == nullptr);
+  ck_assert(json::find(empty, "running_time") == nullptr);
 }
 GST_END_TEST;
 
@@ -630,14 +631,14 @@ GST_START_TEST(test_verdict_alerts) {
   assert_text_eq(text(alert, "wall_clock").c_str(), "2025-11-26T08:20:29.123Z");
   assert_number_eq(number(alert, "timestamp"), 40);
   assert_number_eq(number(alert, "pts"), 1040);
-  ck_assert(alert.find("stream_time") == nullptr);
+  ck_assert(json::find(alert, "stream_time") == nullptr);
   assert_number_eq(number(alert, "running_time"), 0);
   assert_number_eq(number(alert, "id"), 2);
   assert_text_eq(text(alert, "verdict").c_str(), "fake");
   assert_text_eq(text(alert, "previous_verdict").c_str(), "real");
   assert_number_eq(number(alert, "smoothed_score"), 0.9);
   assert_number_eq(number(alert, "fake_probability"), 0.9);
-  ck_assert(alert.find("confidence") == nullptr);
+  ck_assert(json::find(alert, "confidence") == nullptr);
   assert_number_eq(number(alert, "x"), 32);
   assert_number_eq(number(*alert.find("bounding_box"), "y_max"), 0.6);
 }
@@ -664,7 +665,7 @@ GST_START_TEST(test_file_json_lines) {
   for (std::string line; std::getline(lines, line);) parsed.push_back(dfd::json::parse(line));
   ck_assert_uint_eq(parsed.size(), 3);
   assert_number_eq(number(parsed[0], "timestamp"), 0);
-  ck_assert(parsed[0].find("type") == nullptr);
+  ck_assert(json::find(parsed[0], "type") == nullptr);
   assert_text_eq(text(parsed[0], "source").c_str(), "cam-b");
   assert_number_eq(number(parsed[1], "timestamp"), 2.0 * kFrame);
   assert_text_eq(text(parsed[2], "type").c_str(), "alert");
@@ -690,9 +691,9 @@ GST_START_TEST(test_file_json_array) {
   // Complete at EOS, before the element stops.
   const Value document = dfd::json::parse(read_file(path));
   gst_harness_teardown(h);
-  const Value::Array &items = document.as_array();
+  const json::Array &items = json::as_array(document);
   ck_assert_uint_eq(items.size(), 4);
-  ck_assert(items[1].find("objects") == nullptr);  // the empty frame, published on request
+  ck_assert(json::find(items[1], "objects") == nullptr);  // the empty frame, published on request
   assert_number_eq(number(items[3], "timestamp"), 3.0 * kFrame);
   assert_text_eq(text(items[3], "source").c_str(), name.c_str());
 
@@ -703,7 +704,7 @@ GST_START_TEST(test_file_json_array) {
   h = publisher(quiet);
   push_through(h, frame(0, {}));
   gst_harness_teardown(h);
-  ck_assert_uint_eq(dfd::json::parse(read_file(path)).as_array().size(), 0);
+  ck_assert_uint_eq(json::as_array(dfd::json::parse(read_file(path))).size(), 0);
   std::remove(path.c_str());
   rmdir(dir.c_str());
 }
@@ -763,7 +764,7 @@ GST_START_TEST(test_mqtt_frames_and_alerts) {
     assert_text_eq(text(r.json, "source").c_str(), "camera-1");
     if (r.topic == "df/alerts") alerts.push_back(&r.json);
     if (r.topic == "df/frames") {
-      const Value::Array &objects = r.json.find("objects")->as_array();
+      const json::Array &objects = json::as_array(*json::find(r.json, "objects"));
       ck_assert_uint_eq(objects.size(), 2);
       assert_number_eq(number(objects[1], "id"), 2);
     }
@@ -1043,7 +1044,7 @@ GST_START_TEST(test_alerts_match_detector) {
   std::istringstream lines(read_file(path));
   for (std::string line; std::getline(lines, line);) {
     const Value v = dfd::json::parse(line);
-    if (v.find("type") == nullptr) {
+    if (json::find(v, "type") == nullptr) {
       ++frames;
       continue;
     }

@@ -11,7 +11,7 @@ json::Value time_or_null(uint64_t ns) {
 }
 
 json::Value face_json(const FaceObservation &f) {
-  json::Value::Object o;
+  json::Object o;
   o["object_id"] = static_cast<double>(f.object_id);
   o["x"] = f.x;
   o["y"] = f.y;
@@ -35,20 +35,20 @@ double normalised(int value, int size) {
 // As gvametaconvert writes a detected and classified region.
 json::Value object_json(const FaceObservation &f, int width, int height,
                         const std::string &model_name) {
-  json::Value::Object box;
+  json::Object box;
   box["x_min"] = normalised(f.x, width);
   box["y_min"] = normalised(f.y, height);
   box["x_max"] = normalised(f.x + f.width, width);
   box["y_max"] = normalised(f.y + f.height, height);
-  json::Value::Object detection;
+  json::Object detection;
   detection["bounding_box"] = std::move(box);
   detection["confidence"] = f.detection_confidence;
   detection["label"] = "face";
   detection["label_id"] = 0;
-  json::Value::Object model;
+  json::Object model;
   model["name"] = model_name;
   // As deepfakepublish writes the element's param: its fields, model and object_id.
-  json::Value::Object deepfake;
+  json::Object deepfake;
   deepfake["label"] = f.label;
   deepfake["label_id"] = f.label == "fake" ? 1 : f.label == "real" ? 0 : -1;
   deepfake["confidence"] = f.confidence;
@@ -60,7 +60,7 @@ json::Value object_json(const FaceObservation &f, int width, int height,
   deepfake["model_name"] = model_name;
   deepfake["model"] = std::move(model);
   deepfake["object_id"] = static_cast<double>(f.object_id);
-  json::Value::Object o;
+  json::Object o;
   o["id"] = static_cast<double>(f.object_id);
   o["roi_type"] = "face";
   o["x"] = f.x;
@@ -73,7 +73,7 @@ json::Value object_json(const FaceObservation &f, int width, int height,
 }
 
 json::Value clock_json(double seconds) {
-  json::Value::Object o;
+  json::Object o;
   o["seconds"] = seconds;
   o["time"] = format_clock(seconds);
   return o;
@@ -83,7 +83,7 @@ json::Value clock_json(double seconds) {
 
 json::Value frame_json(const FileScan &scan, const AnalysedFrame &frame,
                        const std::string &model_name) {
-  json::Value::Object o;
+  json::Object o;
   o["source"] = scan.path;
   o["frame"] = static_cast<double>(frame.index);
   o["timestamp"] = time_or_null(frame.stream_time);  // as gvametaconvert: stream time
@@ -95,11 +95,11 @@ json::Value frame_json(const FileScan &scan, const AnalysedFrame &frame,
   o["time"] = seconds ? json::Value(format_clock(*seconds)) : json::Value();
   o["frames_analysed"] = static_cast<double>(frame.frames_analysed);
   o["frames_skipped"] = static_cast<double>(frame.frames_skipped);
-  json::Value::Object resolution;
+  json::Object resolution;
   resolution["width"] = scan.width;
   resolution["height"] = scan.height;
   o["resolution"] = std::move(resolution);
-  json::Value::Array faces, objects;
+  json::Array faces, objects;
   for (const FaceObservation &f : frame.faces) {
     faces.push_back(face_json(f));
     objects.push_back(object_json(f, scan.width, scan.height, model_name));
@@ -110,7 +110,7 @@ json::Value frame_json(const FileScan &scan, const AnalysedFrame &frame,
 }
 
 json::Value summary_json(const FileSummary &s) {
-  json::Value::Object o;
+  json::Object o;
   o["path"] = s.path;
   o["verdict"] = verdict_name(s.verdict);
   o["error"] = s.error.empty() ? (s.interrupted ? json::Value("interrupted") : json::Value())
@@ -127,9 +127,9 @@ json::Value summary_json(const FileSummary &s) {
   o["faces"] = static_cast<double>(s.faces);
   o["wall_seconds"] = s.wall_seconds;
   o["fps"] = s.fps;
-  json::Value::Array tracks;
+  json::Array tracks;
   for (const TrackSummary &t : s.tracks) {
-    json::Value::Object track;
+    json::Object track;
     track["object_id"] = static_cast<double>(t.object_id);
     track["score"] = t.score;
     track["frames"] = t.frames;
@@ -139,14 +139,14 @@ json::Value summary_json(const FileSummary &s) {
     tracks.push_back(std::move(track));
   }
   o["tracks"] = std::move(tracks);
-  json::Value::Array ranges;
+  json::Array ranges;
   for (const FakeRange &r : s.fake_ranges) {
-    json::Value::Object range;
+    json::Object range;
     range["start"] = clock_json(r.start);
     range["end"] = clock_json(r.end);
     range["frames"] = r.frames;
     range["max_score"] = r.max_score;
-    json::Value::Array ids;
+    json::Array ids;
     for (const uint64_t id : r.object_ids) ids.push_back(static_cast<double>(id));
     range["object_ids"] = std::move(ids);
     ranges.push_back(std::move(range));
@@ -156,7 +156,7 @@ json::Value summary_json(const FileSummary &s) {
 }
 
 json::Value totals_json(const Totals &t) {
-  json::Value::Object o;
+  json::Object o;
   o["files"] = t.files;
   o["fake"] = t.fake;
   o["real"] = t.real;

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "core/json.h"
+#include "core/json_strict.h"
 #include "scan/scan_summary.h"
 #include "scan/scan_text.h"
 

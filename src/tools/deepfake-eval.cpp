@@ -23,7 +23,7 @@
 #include "analysis/face_detector.h"
 #include "core/batcher.h"
 #include "core/engine.h"
-#include "core/json.h"
+#include "core/json_strict.h"
 #include "core/model_error.h"
 #include "evaluation/attention_rollout.h"
 #include "evaluation/deletion_test.h"
@@ -378,7 +378,7 @@ training::TrainConfig preprocessing_config(const Options &o, const ModelConfig &
   if (o.train_config) {
     config = training::load_train_config(*o.train_config);
     origin = "training config " + *o.train_config;
-  } else if (const json::Value *recorded = model.training.find("config");
+  } else if (const json::Value *recorded = json::find(model.training, "config");
              recorded && recorded->is_object()) {
     try {
       config = training::parse_train_config(*recorded, "the model's training record");
@@ -542,7 +542,7 @@ class Evaluation {
     pre["input"] = "isotropic resize and centred zero padding to " +
                    std::to_string(model_.image_size) + " px (imaging/preprocess.h)";
     if (!o_.pseudo_fakes.empty()) {
-      json::Value::Array kinds;
+      json::Array kinds;
       for (const training::FakeKind k : o_.pseudo_fakes) kinds.emplace_back(pseudo_fake_method(k));
       pre["pseudo_fakes"] = std::move(kinds);
       pre["pseudo_fake_rule"] =
@@ -811,7 +811,7 @@ class Evaluation {
     std::vector<std::pair<std::string, std::vector<float>>> fakes(fake_logits.begin(),
                                                                   fake_logits.end());
     const auto tpr_json = [](const training::OperatingPoint &op) {
-      json::Value v = json::Value::Object{};
+      json::Value v = json::Object{};
       for (const auto &[name, rate] : op.true_positive_rate) v[name] = rate;
       return v;
     };
@@ -898,7 +898,7 @@ class Evaluation {
         "on average):\n| Pseudo-fake | Map | Mass on changed cells | Top cell changed |\n"
         "|---|---|---|---|\n",
         inputs.size(), r.grid_width, r.grid_height, fixed(100.0 * r.mask_coverage, 1).c_str());
-    json::Value::Array rows;
+    json::Array rows;
     for (const LocalisationRow &row : r.rows) {
       std::printf("| %s | %s | %s | %s%% |\n", row.kind.c_str(), row.order.c_str(),
                   fixed(row.mass_inside, 4).c_str(), fixed(100.0 * row.top_cell_inside, 1).c_str());

@@ -23,7 +23,7 @@
 #include <thread>
 #include <vector>
 
-#include "core/json.h"
+#include "core/json_strict.h"
 #include "core/model_error.h"
 #include "core/model_file.h"
 #include "scan/model_hold.h"
@@ -428,10 +428,10 @@ class Scan {
 
   void write_summary(const std::vector<std::string> &input_errors, const Totals &total,
                      int status) {
-    json::Value::Object model;
+    json::Object model;
     model["path"] = model_path_;
     model["name"] = model_name_;
-    json::Value::Object report;
+    json::Object report;
     report["schema"] = kSummarySchema;
     report["version"] = kSummaryVersion;
     report["command"] = command_;
@@ -441,8 +441,8 @@ class Scan {
     report["batch_size"] = settings_.batch_size;
     report["device"] = settings_.device;
     report["jobs"] = o_.jobs;
-    report["files"] = json::Value::Array(records_.begin(), records_.end());
-    json::Value::Array errors;
+    report["files"] = json::Array(records_.begin(), records_.end());
+    json::Array errors;
     for (const std::string &e : input_errors) errors.push_back(e);
     report["input_errors"] = std::move(errors);
     report["totals"] = totals_json(total);
