@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "core/model_file.h"
 #include "core/safetensors.h"
 #include "imaging/preprocess.h"
 #include "training/augment.h"
@@ -633,6 +634,57 @@ START_TEST(test_trainer_lowers_loss_on_fixed_batch) {
 }
 END_TEST
 
+// freeze_inference: the frozen stem and blocks keep their weights and their BatchNorm
+// statistics through training and recalibration, while the rest trains; without it (the
+// seed's way) frozen blocks keep their weights but their statistics drift. Channels-last
+// trains the same numbers up to float rounding.
+START_TEST(test_frozen_prefix_runs_as_at_inference) {
+  std::vector<Example> batch;
+  for (const char *file : kFaces) {
+    const cv::Mat image = load_face(file);
+    batch.push_back({dfd::letterbox(image, 64).image, false});
+    cv::Mat flipped;
+    cv::flip(image, flipped, 1);
+    batch.push_back({dfd::letterbox(flipped, 64).image, true});
+  }
+  TempDir dir;
+  const auto train = [&](const std::string &extra, bool channels_last, const std::string &name,
+                         std::vector<double> *losses) {
+    const TrainConfig config = parse(minimal_config(R"(, "freeze_blocks": 4)" + extra));
+    Trainer trainer(config, "cpu", 1.0, 0, channels_last);
+    trainer.save_model(dir / (name + "-before.safetensors"), dfd::json::Value());
+    for (int step = 0; step < 3; ++step) losses->push_back(trainer.step(batch, 1e-2, 7 + step));
+    trainer.recalibrate_batchnorm(2, [&](int) { return batch; });
+    trainer.save_model(dir / (name + "-after.safetensors"), dfd::json::Value());
+  };
+  const auto changed = [&](const std::string &name, const std::string &tensor) {
+    const auto before =
+        dfd::ModelFile::open(dir / (name + "-before.safetensors")).tensor_as_float(tensor);
+    const auto after =
+        dfd::ModelFile::open(dir / (name + "-after.safetensors")).tensor_as_float(tensor);
+    return before != after;
+  };
+  std::vector<double> inference_losses, seed_losses, nhwc_losses;
+  train(R"(, "freeze_inference": true)", false, "inference", &inference_losses);
+  train("", false, "seed", &seed_losses);
+  train(R"(, "freeze_inference": true)", true, "nhwc", &nhwc_losses);
+  for (const char *frozen : {"efficient_net._conv_stem.weight", "efficient_net._bn0.running_mean",
+                             "efficient_net._blocks.3._bn1.running_var",
+                             "efficient_net._blocks.3._depthwise_conv.weight"}) {
+    ck_assert_msg(!changed("inference", frozen), "%s changed", frozen);
+  }
+  ck_assert(changed("inference", "efficient_net._blocks.4._depthwise_conv.weight"));
+  ck_assert(changed("inference", "efficient_net._blocks.4._bn1.running_var"));
+  ck_assert(!changed("seed", "efficient_net._blocks.3._depthwise_conv.weight"));
+  ck_assert(changed("seed", "efficient_net._blocks.3._bn1.running_var"));
+  for (size_t i = 0; i < inference_losses.size(); ++i) {
+    ck_assert_msg(std::fabs(inference_losses[i] - nhwc_losses[i]) < 1e-4,
+                  "step %zu: loss %.6f NCHW, %.6f channels-last", i, inference_losses[i],
+                  nhwc_losses[i]);
+  }
+}
+END_TEST
+
 // An interrupted run resumed from its checkpoint ends with the same weights, bit for bit, as
 // one that never stopped.
 START_TEST(test_resume_is_exact) {
@@ -734,6 +786,7 @@ int main() {
   TCase *trainer = tcase_create("trainer");
   tcase_set_timeout(trainer, 300);
   tcase_add_test(trainer, test_trainer_lowers_loss_on_fixed_batch);
+  tcase_add_test(trainer, test_frozen_prefix_runs_as_at_inference);
   tcase_add_test(trainer, test_resume_is_exact);
   suite_add_tcase(suite, trainer);
   SRunner *runner = srunner_create(suite);

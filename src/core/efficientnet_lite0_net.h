@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "frozen_prefix.h"
+
 namespace dfd {
 namespace efficientnet_lite0 {
 
@@ -57,8 +59,7 @@ class EfficientNetLite0Impl : public torch::nn::Module {
   void train(bool on = true) override;
 
  private:
-  int frozen_ = 0;
-  bool frozen_inference_ = false;
+  FrozenPrefix frozen_;
   efficientnet_lite0::SameConv2d conv_stem_{nullptr}, conv_head_{nullptr};
   torch::nn::BatchNorm2d bn0_{nullptr}, bn1_{nullptr};
   std::vector<efficientnet_lite0::MBConvBlock> blocks_;

@@ -116,33 +116,24 @@ EfficientNetB0Impl::EfficientNetB0Impl(int64_t image_size, bool with_classifier)
 }
 
 torch::Tensor EfficientNetB0Impl::forward(const torch::Tensor &images) {
-  const auto prefix = [&] {
+  const torch::Tensor front = frozen_.run([&] {
     torch::Tensor x = torch::silu(bn0_->forward(conv_stem_->forward(images)));
-    for (int i = 0; i < frozen_; ++i) x = blocks_[static_cast<size_t>(i)]->forward(x);
+    for (int i = 0; i < frozen_.count(); ++i) x = blocks_[static_cast<size_t>(i)]->forward(x);
     return x;
-  };
-  torch::Tensor x;
-  if (frozen_inference_ && frozen_ > 0) {
-    torch::NoGradGuard no_grad;
-    x = prefix();
-  } else {
-    x = prefix();
-  }
-  for (size_t i = static_cast<size_t>(frozen_); i < blocks_.size(); ++i) x = blocks_[i]->forward(x);
+  });
+  torch::Tensor x = front;
+  for (size_t i = static_cast<size_t>(frozen_.count()); i < blocks_.size(); ++i)
+    x = blocks_[i]->forward(x);
   return torch::silu(bn1_->forward(conv_head_->forward(x)));
 }
 
 void EfficientNetB0Impl::train(bool on) {
   torch::nn::Module::train(on);
-  if (!frozen_inference_ || frozen_ == 0) return;
-  conv_stem_->eval();
-  bn0_->eval();
-  for (int i = 0; i < frozen_; ++i) blocks_[static_cast<size_t>(i)]->eval();
+  frozen_.hold_in_eval(*conv_stem_, *bn0_, blocks_);
 }
 
 void EfficientNetB0Impl::freeze_blocks(int count, bool inference) {
-  frozen_ = std::clamp(count, 0, static_cast<int>(blocks_.size()));
-  frozen_inference_ = inference;
+  frozen_.set(count, static_cast<int>(blocks_.size()), inference);
   train(is_training());
   const bool freeze_stem = count > 0;
   for (auto &p : conv_stem_->parameters()) p.requires_grad_(!freeze_stem);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "efficientnet_lite0_net.h"
+#include "frozen_prefix.h"
 #include "model_config.h"
 #include "model_file.h"
 
@@ -64,8 +65,7 @@ class EfficientNetB0Impl : public torch::nn::Module {
   void train(bool on = true) override;
 
  private:
-  int frozen_ = 0;
-  bool frozen_inference_ = false;
+  FrozenPrefix frozen_;
   StaticSameConv2d conv_stem_{nullptr}, conv_head_{nullptr};
   torch::nn::BatchNorm2d bn0_{nullptr}, bn1_{nullptr};
   std::vector<MBConvBlock> blocks_;

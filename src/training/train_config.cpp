@@ -490,8 +490,10 @@ TrainConfig parse_train_config(const json::Value &document, const std::string &l
 
   const Section stop = root.section("early_stopping");
   stop.only({"monitor", "patience", "min_delta"});
-  c.early_stopping.monitor = stop.choice<Monitor>(
-      "monitor", Monitor::ValLoss, {{"val_loss", Monitor::ValLoss}, {"val_auc", Monitor::ValAuc}});
+  c.early_stopping.monitor = stop.choice<Monitor>("monitor", Monitor::ValLoss,
+                                                  {{"val_loss", Monitor::ValLoss},
+                                                   {"val_auc", Monitor::ValAuc},
+                                                   {"val_auc_mean", Monitor::ValAucMean}});
   c.early_stopping.patience = stop.integer("patience", 5, 0, 100000);
   c.early_stopping.min_delta = stop.number("min_delta", 0.0, 0.0, 1.0);
 

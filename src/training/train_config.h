@@ -43,7 +43,10 @@ constexpr int kFakeKindCount = 4;
 const char *fake_kind_name(FakeKind kind);
 enum class OptimizerKind { Sgd, AdamW };
 enum class ScheduleKind { Constant, Step, Cosine };
-enum class Monitor { ValLoss, ValAuc };
+// ValAucMean: the mean of the per-set AUCs (each source's reals against its own fakes, all
+// reals against each pseudo-fake kind), which unlike the combined AUC is not lifted by how
+// unlike one source's reals look from another source's fakes.
+enum class Monitor { ValLoss, ValAuc, ValAucMean };
 
 struct OptimizerConfig {
   OptimizerKind kind = OptimizerKind::AdamW;

@@ -371,7 +371,9 @@ int run_training(const TrainConfig &config, const RunOptions &options) {
     json::Value best;
     best["epoch"] = st.best_epoch;
     best["step"] = st.best_step;
-    best["monitor"] = config.early_stopping.monitor == Monitor::ValLoss ? "val_loss" : "val_auc";
+    best["monitor"] = config.early_stopping.monitor == Monitor::ValLoss  ? "val_loss"
+                      : config.early_stopping.monitor == Monitor::ValAuc ? "val_auc"
+                                                                         : "val_auc_mean";
     best["value"] = st.best_value;
     r["best"] = std::move(best);
     r["validation"] = st.best_validation;
@@ -585,7 +587,10 @@ int run_training(const TrainConfig &config, const RunOptions &options) {
           "  val time " +
           format_duration(std::chrono::duration<double>(Clock::now() - val_start).count()));
       const bool by_loss = config.early_stopping.monitor == Monitor::ValLoss;
-      const double value = by_loss ? report.monitor_loss : report.monitor_auc;
+      const double value = by_loss ? report.monitor_loss
+                           : config.early_stopping.monitor == Monitor::ValAuc
+                               ? report.monitor_auc
+                               : report.monitor_auc_mean;
       const double delta = config.early_stopping.min_delta;
       const bool improved =
           !st.has_best || (by_loss ? value < st.best_value - delta : value > st.best_value + delta);

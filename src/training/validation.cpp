@@ -148,6 +148,8 @@ json::Value ValidationReport::to_json() const {
   v["combined"] = figures_json(combined);
   v["monitor_loss"] = monitor_loss;
   v["monitor_auc"] = std::isfinite(monitor_auc) ? json::Value(monitor_auc) : json::Value();
+  v["monitor_auc_mean"] =
+      std::isfinite(monitor_auc_mean) ? json::Value(monitor_auc_mean) : json::Value();
   if (has_operating_point) {
     const OperatingPoint &op = operating_point;
     json::Value o;
@@ -176,7 +178,8 @@ std::vector<std::string> ValidationReport::lines(double threshold) const {
   for (const auto &[name, f] : per_pseudo_fake) line("real vs " + name, f);
   line("all", combined);
   char text[256];
-  std::snprintf(text, sizeof text, "val[monitor]: loss %.4f auc %.4f", monitor_loss, monitor_auc);
+  std::snprintf(text, sizeof text, "val[monitor]: loss %.4f auc %.4f mean of set aucs %.4f",
+                monitor_loss, monitor_auc, monitor_auc_mean);
   out.emplace_back(text);
   if (has_operating_point) {
     const OperatingPoint &op = operating_point;
@@ -247,6 +250,16 @@ ValidationReport score_validation(const ValidationSet &set, const std::vector<fl
   }
   r.monitor_loss = 0.5 * mean_loss(reals) + 0.5 * fake_loss;
   r.monitor_auc = r.combined.auc;
+  double auc_sum = 0.0;
+  int auc_count = 0;
+  for (const auto *rows : {&r.per_source, &r.per_pseudo_fake}) {
+    for (const auto &[name, f] : *rows) {
+      if (!std::isfinite(f.auc)) continue;
+      auc_sum += f.auc;
+      ++auc_count;
+    }
+  }
+  r.monitor_auc_mean = auc_count > 0 ? auc_sum / auc_count : r.combined.auc;
 
   if (false_alarm_rate > 0.0 && !reals.empty()) {
     std::vector<float> real_logits;

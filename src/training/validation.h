@@ -58,7 +58,8 @@ struct ValidationReport {
   // What early stopping watches: the loss a balanced training batch would have, i.e. half the
   // mean real loss plus half the fakes' losses, each kind weighted as training mixes them.
   double monitor_loss = 0.0;
-  double monitor_auc = 0.0;  // combined.auc
+  double monitor_auc = 0.0;       // combined.auc
+  double monitor_auc_mean = 0.0;  // mean of the per-source and per-pseudo-fake AUCs
   bool has_operating_point = false;
   OperatingPoint operating_point;
 

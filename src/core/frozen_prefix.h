@@ -1,0 +1,47 @@
+// The frozen front of an EfficientNet (stem and first blocks) when it runs as at inference
+// while the rest trains: no autograd record and fixed BatchNorm statistics. Both backbones
+// (B0 and Lite0) keep one.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <vector>
+
+namespace dfd {
+
+class FrozenPrefix {
+ public:
+  void set(int count, int block_count, bool inference) {
+    count_ = std::clamp(count, 0, block_count);
+    inference_ = inference;
+  }
+  int count() const { return count_; }
+
+  // Runs `prefix` (stem and frozen blocks) without recording autograd when it is frozen as
+  // at inference; it has no trainable parameter, so nothing is lost.
+  template <typename Prefix>
+  torch::Tensor run(const Prefix &prefix) const {
+    if (!active()) return prefix();
+    torch::NoGradGuard no_grad;
+    return prefix();
+  }
+
+  // After Module::train(): puts the frozen modules back in eval mode.
+  template <typename Block>
+  void hold_in_eval(torch::nn::Module &stem_conv, torch::nn::Module &stem_norm,
+                    std::vector<Block> &blocks) const {
+    if (!active()) return;
+    stem_conv.eval();
+    stem_norm.eval();
+    for (int i = 0; i < count_; ++i) blocks[static_cast<size_t>(i)]->eval();
+  }
+
+ private:
+  bool active() const { return inference_ && count_ > 0; }
+
+  int count_ = 0;
+  bool inference_ = false;
+};
+
+}  // namespace dfd
