@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "core/engine.h"
-#include "core/json.h"
+#include "core/json_strict.h"
 #include "core/model_error.h"
 
 namespace {
@@ -191,7 +191,7 @@ int main(int argc, char **argv) {
   }
   const size_t pool_faces = pool.size() / face_bytes;
 
-  dfd::json::Value::Array rows;
+  dfd::json::Array rows;
   if (!opt.json) {
     std::printf("model %s (%s, %d px) on %s\n", engine->config().name.c_str(),
                 dfd::architecture_name(engine->config().architecture), size, opt.device.c_str());
@@ -210,7 +210,7 @@ int main(int argc, char **argv) {
       std::printf("\n");
       std::fflush(stdout);
     }
-    dfd::json::Value::Object row;
+    dfd::json::Object row;
     row["batch"] = batch;
     row["classify_faces_per_second"] = classify.faces_per_second;
     row["explain_faces_per_second"] = explain.faces_per_second;
@@ -220,7 +220,7 @@ int main(int argc, char **argv) {
     if (device_peak >= 0) row["peak_device_mib"] = device_peak / 1048576.0;
     rows.emplace_back(std::move(row));
   }
-  dfd::json::Value::Object parity;
+  dfd::json::Object parity;
   if (opt.precision != dfd::Precision::Float32) {
     try {
       const Parity p = compare_with_fp32(*engine, opt, pool, pool_faces);
@@ -239,7 +239,7 @@ int main(int argc, char **argv) {
     }
   }
   if (opt.json) {
-    dfd::json::Value::Object out;
+    dfd::json::Object out;
     out["model"] = engine->config().name;
     out["architecture"] = dfd::architecture_name(engine->config().architecture);
     out["image_size"] = size;

@@ -203,7 +203,7 @@ def bench_live(args, props):
         t = time.monotonic()
         faces = s.get_value("faces")
         for face in faces:
-            track = face.get_uint64("object-id")[1]
+            track = face.get_uint64("object_id")[1]
             # The track's count of scores so far: faces listed were not all scored this frame.
             if face.has_field("analyses"):
                 analyses = face.get_int("analyses")[1]

@@ -17,20 +17,33 @@
 G_BEGIN_DECLS
 
 /* Names of the GstVideoRegionOfInterestMeta that deepfakedetect attaches, one per face, and of
- * the fields of its param structures (DL Streamer's layout, so its consumers read them). */
+ * the fields of its param structures (DL Streamer's layout, so its consumers read them). The
+ * same names are used for the same things in deepfakedetect's bus messages, in
+ * deepfakepublish's JSON and in deepfake-scan's output. */
 #define GST_DEEPFAKE_ROI_TYPE "face"
 #define GST_DEEPFAKE_PARAM_DETECTION "detection" /* x_min y_min x_max y_max confidence label_id */
 #define GST_DEEPFAKE_PARAM_CLASSIFICATION "deepfake"
-#define GST_DEEPFAKE_PARAM_OBJECT_ID "object_id"   /* field "id": the face's track id */
-#define GST_DEEPFAKE_FIELD_LABEL "label"           /* "fake", "real", or "unknown" before a score */
-#define GST_DEEPFAKE_FIELD_CONFIDENCE "confidence" /* fake probability of the newest analysis */
-#define GST_DEEPFAKE_FIELD_LABEL_ID "label_id"     /* 1 fake, 0 real, -1 unknown */
+#define GST_DEEPFAKE_PARAM_OBJECT_ID "object_id" /* field "id": the face's track id */
+#define GST_DEEPFAKE_PARAM_RELEVANCY "relevancy" /* width, height, values: see below */
+#define GST_DEEPFAKE_FIELD_LABEL "label"         /* "fake", "real", or "unknown" before a score */
+/* Confidence of the label, as DL Streamer means it: the fake probability for "fake", one minus
+ * it for "real", 0 for "unknown". */
+#define GST_DEEPFAKE_FIELD_CONFIDENCE "confidence"
+#define GST_DEEPFAKE_FIELD_FAKE_PROBABILITY "fake_probability" /* of the newest analysis */
+#define GST_DEEPFAKE_FIELD_LABEL_ID "label_id"                 /* 1 fake, 0 real, -1 unknown */
 #define GST_DEEPFAKE_FIELD_MODEL_NAME "model_name"
 #define GST_DEEPFAKE_FIELD_ATTRIBUTE_NAME "attribute_name" /* always "deepfake" */
-#define GST_DEEPFAKE_FIELD_SMOOTHED_SCORE "smoothed-score"
-#define GST_DEEPFAKE_FIELD_VERDICT "verdict" /* "fake", "real", or "unknown" */
-#define GST_DEEPFAKE_FIELD_FRAMES_ANALYSED "frames-analysed"
+#define GST_DEEPFAKE_FIELD_SMOOTHED_SCORE \
+  "smoothed_score"                             /* the track's smoothed fake probability */
+#define GST_DEEPFAKE_FIELD_VERDICT "verdict"   /* "fake", "real", or "unknown" */
+#define GST_DEEPFAKE_FIELD_ANALYSES "analyses" /* scores the face's track has had */
 #define GST_DEEPFAKE_FIELD_ID "id"
+/* The relevancy param: the same grid as GstDeepfakeRelevancyMeta, for consumers that cannot
+ * read a custom meta (Python): "width" and "height" (int) and "values" (a GstValueArray of
+ * width * height floats in [0, 1], row-major, top row first), spanning the ROI's box. */
+#define GST_DEEPFAKE_FIELD_WIDTH "width"
+#define GST_DEEPFAKE_FIELD_HEIGHT "height"
+#define GST_DEEPFAKE_FIELD_VALUES "values"
 
 /* Registered names: what the lookup helpers below search for. */
 #define GST_DEEPFAKE_RELEVANCY_META_API_NAME "GstDeepfakeRelevancyMetaAPI"

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "face_analysis.h"
+#include "analysis/face_analyzer.h"
 
 namespace dfd::gst {
 
@@ -21,15 +21,16 @@ struct FrameTimes {
 
 FrameTimes frame_times(const GstSegment *segment, GstBuffer *buffer);
 
-// `deepfake`: timestamp (pts), stream-time, running-time, duration, frames-analysed,
-// frames-skipped and faces, an array of `face` structures (object-id, x, y, width, height,
-// detection-confidence, scored, score, smoothed-score, label, verdict).
+// `deepfake`: timestamp (stream time, as gvametaconvert's), pts, running_time, duration,
+// frames_analysed, frames_skipped and faces, an array of `face` structures (object_id, x, y, w,
+// h, detection_confidence, scored, label, confidence (of the label), fake_probability,
+// smoothed_score, verdict, analyses). Invalid times are GST_CLOCK_TIME_NONE.
 GstStructure *frame_message_structure(const FrameTimes &times, uint64_t frames_analysed,
                                       uint64_t frames_skipped,
                                       const std::vector<FaceReport> &faces);
 
-// `deepfake-alert`: object-id, verdict, smoothed-score, timestamp (pts), stream-time,
-// running-time and utc (wall clock, ISO 8601).
+// `deepfake-alert`: object_id, verdict, previous_verdict, smoothed_score, timestamp (stream
+// time), pts, running_time and wall_clock (UTC, ISO 8601).
 GstStructure *alert_message_structure(const VerdictEvent &event, const FrameTimes &times);
 
 }  // namespace dfd::gst

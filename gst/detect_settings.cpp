@@ -24,11 +24,29 @@ std::string string_or(const GValue *value, const std::string &fallback) {
 GType detector_enum_type() {
   static gsize type = 0;
   static const GEnumValue values[] = {
+      {static_cast<gint>(DetectorKind::Yunet),
+       "YuNet CNN (OpenCV FaceDetectorYN, models/yunet-202202.onnx): faces from about 20 px, "
+       "turned and dim ones too, with 5 landmarks",
+       "yunet"},
       {static_cast<gint>(DetectorKind::Hog), "dlib HOG frontal face detector", "hog"},
       {static_cast<gint>(DetectorKind::Haar), "OpenCV Haar cascade (opencv-data)", "haar"},
       {0, nullptr, nullptr}};
   if (g_once_init_enter(&type)) {
     g_once_init_leave(&type, g_enum_register_static("GstDeepfakeDetector", values));
+  }
+  return static_cast<GType>(type);
+}
+
+GType inference_region_enum_type() {
+  static gsize type = 0;
+  static const GEnumValue values[] = {
+      {static_cast<gint>(InferenceRegion::FullFrame), "Search the whole frame for faces",
+       "full-frame"},
+      {static_cast<gint>(InferenceRegion::RoiList),
+       "Classify the regions of interest already on the frame (object-class)", "roi-list"},
+      {0, nullptr, nullptr}};
+  if (g_once_init_enter(&type)) {
+    g_once_init_leave(&type, g_enum_register_static("GstDeepfakeInferenceRegion", values));
   }
   return static_cast<GType>(type);
 }
@@ -46,8 +64,9 @@ void install_properties(GObjectClass *klass) {
   g_object_class_install_property(
       klass, PROP_DEVICE,
       g_param_spec_string("device", "Device",
-                          "Inference device: cpu, cuda or cuda:N. CUDA needs a CUDA build of "
-                          "LibTorch; otherwise going to PAUSED fails with an element error",
+                          "Inference device: cpu, cuda or cuda:N, or DL Streamer's names CPU, "
+                          "GPU, GPU.N (a CUDA GPU here). CUDA needs a CUDA build of LibTorch; "
+                          "otherwise going to PAUSED fails with an element error",
                           "cpu", kReadyFlags));
   g_object_class_install_property(
       klass, PROP_MODEL_INSTANCE_ID,
@@ -79,8 +98,9 @@ void install_properties(GObjectClass *klass) {
       klass, PROP_RECLASSIFY_INTERVAL,
       g_param_spec_uint("reclassify-interval", "Reclassify interval",
                         "Score a tracked face again only after this many frames (1: on every "
-                        "analysed frame)",
-                        1, G_MAXINT, defaults.reclassify_interval, kPlayingFlags));
+                        "analysed frame; 0: never, each face is scored once and keeps that "
+                        "result)",
+                        0, G_MAXINT, defaults.reclassify_interval, kPlayingFlags));
   g_object_class_install_property(
       klass, PROP_MAX_FRAMES_IN_FLIGHT,
       g_param_spec_uint("max-frames-in-flight", "Max frames in flight",
@@ -90,8 +110,10 @@ void install_properties(GObjectClass *klass) {
                         1, 1000, defaults.max_frames_in_flight, kPlayingFlags));
   g_object_class_install_property(
       klass, PROP_DETECTOR,
-      g_param_spec_enum("detector", "Detector", "Face detector", detector_enum_type(),
-                        static_cast<gint>(dfd::DetectorKind::Hog), kReadyFlags));
+      g_param_spec_enum("detector", "Detector",
+                        "Face detector (full-frame). The model is trained on crops around this "
+                        "detector's boxes: keep the default unless the model card says otherwise",
+                        detector_enum_type(), static_cast<gint>(defaults.detector), kReadyFlags));
   g_object_class_install_property(
       klass, PROP_DETECTION_MAX_WIDTH,
       g_param_spec_uint("detection-max-width", "Detection max width",
@@ -155,6 +177,24 @@ void install_properties(GObjectClass *klass) {
                         "later. 0: automatic, every frame on files and every 10th frame on live "
                         "sources",
                         0, G_MAXINT, defaults.detection_interval, kPlayingFlags));
+  g_object_class_install_property(
+      klass, PROP_INFERENCE_REGION,
+      g_param_spec_enum(
+          "inference-region", "Inference region",
+          "full-frame: find faces with the detector and attach a region of interest for each. "
+          "roi-list: run no detector, classify the GstVideoRegionOfInterestMeta already on the "
+          "frame whose type is in object-class (from gvadetect, nvinfer, another "
+          "deepfakedetect or the application), keeping their ids and adding the deepfake "
+          "params and relevancy to them; a region's object_id param, when upstream tracks, is "
+          "its track",
+          inference_region_enum_type(), static_cast<gint>(InferenceRegion::FullFrame),
+          kReadyFlags));
+  g_object_class_install_property(
+      klass, PROP_OBJECT_CLASS,
+      g_param_spec_string("object-class", "Object class",
+                          "roi-list: comma-separated region types to classify (the ROI meta's "
+                          "roi_type); empty: every region",
+                          defaults.object_class.c_str(), kPlayingFlags));
   g_object_class_install_property(
       klass, PROP_FRAMES_ANALYSED,
       g_param_spec_uint64("frames-analysed", "Frames analysed",
@@ -261,6 +301,12 @@ bool set_setting(Settings &s, guint id, const GValue *value) {
     case PROP_MAX_LATENCY:
       s.max_latency_ms = g_value_get_uint(value);
       return true;
+    case PROP_INFERENCE_REGION:
+      s.inference_region = static_cast<InferenceRegion>(g_value_get_enum(value));
+      return true;
+    case PROP_OBJECT_CLASS:
+      s.object_class = string_or(value, "");
+      return true;
     default:
       return false;
   }
@@ -324,6 +370,12 @@ bool get_setting(const Settings &s, guint id, GValue *value) {
       return true;
     case PROP_MAX_LATENCY:
       g_value_set_uint(value, s.max_latency_ms);
+      return true;
+    case PROP_INFERENCE_REGION:
+      g_value_set_enum(value, static_cast<gint>(s.inference_region));
+      return true;
+    case PROP_OBJECT_CLASS:
+      g_value_set_string(value, s.object_class.c_str());
       return true;
     default:
       return false;

@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "analysis/face_detector.h"
+#include "analysis/face_analyzer.h"
 
 namespace dfd::gst::detect {
 
@@ -31,6 +31,8 @@ enum Property {
   PROP_POST_MESSAGES,
   PROP_MAX_LATENCY,
   PROP_DETECTION_INTERVAL,
+  PROP_INFERENCE_REGION,
+  PROP_OBJECT_CLASS,
   // Read-only counters: the element answers these itself.
   PROP_FRAMES_ANALYSED,
   PROP_FRAMES_SKIPPED,
@@ -40,6 +42,9 @@ enum Property {
   PROP_BATCHES,
   PROP_BATCHED_FACES,
 };
+
+// DL Streamer's names: search the whole frame, or classify the regions already on it.
+enum class InferenceRegion { FullFrame = 0, RoiList = 1 };
 
 struct Settings {
   std::string model;  // set from dfd::default_model_path() when the element is made
@@ -52,7 +57,7 @@ struct Settings {
   guint inference_interval = 1;
   guint reclassify_interval = 1;
   guint max_frames_in_flight = 16;
-  DetectorKind detector = DetectorKind::Hog;
+  DetectorKind detector = kDefaultDetector;
   int detection_max_width = 640;
   int min_face_size = 64;
   double margin = 0.0;
@@ -63,10 +68,13 @@ struct Settings {
   bool post_messages = true;
   guint max_latency_ms = 200;
   guint detection_interval = 0;  // 0: automatic (every frame on files, see the element)
-  guint tracker_generation = 0;  // bumped when a property of the tracker changes
+  InferenceRegion inference_region = InferenceRegion::FullFrame;
+  std::string object_class = "face";  // roi-list: comma-separated ROI types; empty: all
+  guint tracker_generation = 0;       // bumped when a property of the tracker changes
 };
 
 GType detector_enum_type();
+GType inference_region_enum_type();
 
 void install_properties(GObjectClass *klass);
 

@@ -1,8 +1,8 @@
 // deepfakedetect's GStreamer side: pads, events, queries, states, and the in-order queue of
-// frames in flight with the src-pad task that pushes them. Detection runs in
-// DetectionWorker (detect_worker.cpp), the per-frame analysis in face_analysis.cpp, the
-// metadata and messages in roi_metadata.cpp and detect_messages.cpp, the properties in
-// detect_settings.cpp.
+// frames in flight with the src-pad task that pushes them. The analysis itself is
+// src/analysis's (no GStreamer): DetectionWorker runs FaceAnalyzer on its own thread, and
+// LiveScheduler decides which frames a live source leaves time for. The metadata and messages
+// are in roi_metadata.cpp and detect_messages.cpp, the properties in detect_settings.cpp.
 //
 // Threads: the upstream streaming thread runs chain(), which decides whether a frame is
 // analysed, hands it to the detection worker and queues it, with serialized events, in arrival
@@ -26,16 +26,84 @@
 #include <utility>
 #include <vector>
 
+#include "analysis/detection_worker.h"
+#include "analysis/face_analyzer.h"
+#include "analysis/live_scheduler.h"
 #include "core/batcher.h"
 #include "core/engine.h"
 #include "core/malloc_tuning.h"
 #include "detect_messages.h"
 #include "detect_settings.h"
-#include "detect_worker.h"
-#include "face_analysis.h"
 #include "framecv.h"
+#include "gst_frame_view.h"
 #include "gstptr.h"
 #include "roi_metadata.h"
+
+/**
+ * SECTION:element-deepfakedetect
+ * @title: deepfakedetect
+ * @short_description: finds faces, tracks them and scores each as real or fake, with an
+ * explanation
+ *
+ * deepfakedetect passes frames through unchanged (same buffers, any of the listed formats and
+ * sizes) and attaches, for every face, a #GstVideoRegionOfInterestMeta of type "face" with DL
+ * Streamer's params: `detection` (normalised box, detector confidence), `deepfake` (label,
+ * confidence of the label, fake_probability, smoothed_score, verdict, analyses, model_name),
+ * `object_id` (the track id) and `relevancy` (the explanation grid: width, height, values),
+ * plus a #GstDeepfakeRelevancyMeta with the same grid. It posts a `deepfake` element message
+ * for every analysed frame and a `deepfake-alert` one when a face's verdict changes.
+ *
+ * With inference-region=full-frame (the default) it finds the faces itself (detector=yunet,
+ * hog or haar); with inference-region=roi-list it classifies the regions of interest an
+ * upstream element attached (gvadetect, another deepfakedetect, the application), those whose
+ * type is in object-class, keeping their ids.
+ *
+ * Faces are scored in batches shared across frames and, with model-instance-id, across
+ * elements. Files: every frame is analysed and upstream waits while max-frames-in-flight
+ * frames await scores. Live sources: the element adds max-latency to the pipeline latency and
+ * analyses only what can come back within it. It behaves as a queue does on not-linked,
+ * reconfigure, flushes, serialized events and queries and allocation.
+ *
+ * ## Example launch lines
+ * |[
+ * gst-launch-1.0 -m filesrc location=clip.mp4 ! decodebin ! videoconvert ! deepfakedetect !
+ * fakesink
+ * ]| Prints the `deepfake` and `deepfake-alert` messages of a file.
+ * |[
+ * gst-launch-1.0 filesrc location=clip.mp4 ! decodebin ! videoconvert ! deepfakedetect ! \
+ *     deepfakeoverlay ! videoconvert ! autovideosink
+ * ]| Shows the faces with their verdicts and relevancy heatmaps.
+ * |[
+ * gst-launch-1.0 filesrc location=clip.mp4 ! decodebin ! videoconvert ! \
+ *     deepfakedetect reclassify-interval=0 explain=false ! \
+ *     deepfakedetect inference-region=roi-list object-class=face ! fakesink
+ * ]| Detects with one element and classifies the regions it found with a second one.
+ * |[
+ * gst-launch-1.0 v4l2src ! videoconvert ! deepfakedetect device=GPU max-latency=150 ! \
+ *     deepfakeoverlay ! videoconvert ! autovideosink
+ * ]| A camera, scored on a CUDA GPU, each frame shown within 150 ms of its capture.
+ *
+ * Since: 0.1.0
+ */
+
+/**
+ * GstDeepfakeDetector:
+ *
+ * The face detector of inference-region=full-frame: `yunet` (the default: YuNet, a small CNN
+ * through OpenCV's FaceDetectorYN), `hog` (dlib's HOG frontal detector) or `haar` (OpenCV's
+ * Haar cascade from Debian's opencv-data).
+ *
+ * Since: 0.1.0
+ */
+
+/**
+ * GstDeepfakeInferenceRegion:
+ *
+ * Where the faces come from, with DL Streamer's names: `full-frame` (the detector finds them)
+ * or `roi-list` (the regions of interest already on the frame, filtered by object-class).
+ *
+ * Since: 0.1.0
+ */
 
 GST_DEBUG_CATEGORY_STATIC(deepfake_detect_debug);
 #define GST_CAT_DEFAULT deepfake_detect_debug
@@ -44,11 +112,6 @@ namespace dfd::gst::detect {
 
 using Clock = std::chrono::steady_clock;
 
-// How often a wait for scores looks at the flushing flag: a std::future cannot be woken.
-constexpr auto kPollInterval = std::chrono::milliseconds(5);
-// Live sources: analysis stops while it could not finish within the budget, but one frame a
-// second is analysed regardless, which keeps the estimates current and the faces scored.
-constexpr auto kProbeInterval = std::chrono::seconds(1);
 // Live sources: frames queued (analysed or not) before upstream has to wait, in units of
 // max-frames-in-flight.
 constexpr size_t kLiveBoundFactor = 4;
@@ -56,6 +119,9 @@ constexpr size_t kLiveBoundFactor = 4;
 // 25 fps, new faces show up within 0.4 s); the tracked faces are followed in between.
 constexpr guint kLiveDetectionInterval = 10;
 constexpr double kPushSlackMs = 10.0;
+// roi-list, a frame not analysed: a region without an upstream id takes the track of the face
+// it overlaps this much on the newest analysed frame (the tracker's own association rule).
+constexpr float kCarryIou = dfd::TrackerOptions{}.iou_threshold;
 
 // A frame or a serialized event, in arrival order.
 struct QueueItem {
@@ -63,23 +129,36 @@ struct QueueItem {
   EventPtr event;
   int width = 0;
   int height = 0;
-  std::shared_ptr<FrameJob> job;  // set when the frame is analysed
-  bool has_deadline = false;      // live: pushed by `deadline`, with or without scores
+  std::shared_ptr<dfd::FrameJob> job;  // set when the frame is analysed
+  bool has_deadline = false;           // live: pushed by `deadline`, with or without scores
   Clock::time_point deadline;
+  // inference-region=roi-list: the frame's regions of the wanted classes, and how to find each
+  // again on the pushed buffer.
+  bool roi_list = false;
+  std::vector<dfd::GivenRegion> regions;
+  std::vector<RoiKey> keys;
 };
 
 // A frame pushed before its faces or scores were in: they still update the tracks.
 struct LateJob {
-  std::shared_ptr<FrameJob> job;
+  std::shared_ptr<dfd::FrameJob> job;
   FrameTimes times;
+};
+
+// The lock and condition the queue, the detection worker and the pushing task share. Owned
+// jointly with the batcher's completion callbacks, which may run after the element is gone
+// (a shared model-instance-id batcher finishing a batch).
+struct Sync {
+  std::mutex lock;
+  std::condition_variable changed;
 };
 
 struct DetectState {
   Settings settings;  // GST_OBJECT_LOCK
 
   // Made in READY->PAUSED, destroyed in PAUSED->READY, while neither chain nor the task runs.
-  std::unique_ptr<FaceAnalyzer> analyzer;
-  std::unique_ptr<DetectionWorker> worker;  // destroyed before the analyzer it uses
+  std::unique_ptr<dfd::FaceAnalyzer> analyzer;
+  std::unique_ptr<dfd::DetectionWorker> worker;  // destroyed before the analyzer it uses
   std::string model_name;
   double model_threshold = 0.5;
 
@@ -89,28 +168,29 @@ struct DetectState {
   GstSegment in_segment{};
   int64_t frame_index = 0;
   guint applied_tracker_generation = 0;
-  double face_ms = 0;  // running estimate of the model's time per face in a batch
-  uint64_t seen_batches = 0;
-  uint64_t seen_faces = 0;
-  Clock::time_point last_analysis{};
-  Clock::time_point last_full{};  // the newest whole-frame face search submitted
+  dfd::LiveScheduler scheduler;
 
   // Task thread (and flush-stop or stop, which run while the task does not).
   GstSegment out_segment{};
-  std::vector<FaceRecord> last_faces;  // faces of the newest analysed frame pushed
+  std::vector<dfd::TrackedFace> last_faces;  // faces of the newest analysed frame pushed
   int64_t last_faces_index = -1;
   int last_width = 0;
   int last_height = 0;
-  std::vector<FaceReport> last_reports;
+  std::vector<dfd::FaceReport> last_reports;
   std::deque<LateJob> late;
 
   // Shared, under `lock` (the worker's job states too).
-  std::mutex lock;
-  std::condition_variable changed;
+  std::shared_ptr<Sync> sync = std::make_shared<Sync>();
+  std::mutex &lock = sync->lock;
+  std::condition_variable &changed = sync->changed;
   std::deque<QueueItem> queue;
   size_t queued_frames = 0;
   bool flushing = true;
   GstFlowReturn srcresult = GST_FLOW_FLUSHING;
+  // EOS came in: upstream will not see a flow return any more, so the task posts it (as
+  // GstQueue does). Cleared by a flush and a new stream.
+  bool eos = false;
+  bool own_error = false;   // task thread: it posted an error of its own (inference)
   bool live_known = false;  // upstream asked, or told by a latency query
   bool upstream_live = false;
   GstClockTime upstream_min_latency = 0;
@@ -195,22 +275,30 @@ gboolean start(GstDeepfakeDetect *self) {
     return FALSE;
   }
   std::unique_ptr<dfd::FaceDetector> detector;
-  try {
-    dfd::DetectorOptions options;
-    options.kind = s.detector;
-    options.max_width = s.detection_max_width;
-    options.min_face_size = s.min_face_size;
-    detector = dfd::FaceDetector::create(options);
-  } catch (const std::exception &e) {
-    GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ, ("Cannot create the face detector."),
-                      ("%s", e.what()));
-    return FALSE;
+  // roi-list takes its faces from upstream: no detector to load.
+  if (s.inference_region == InferenceRegion::FullFrame) {
+    try {
+      dfd::DetectorOptions options;
+      options.kind = s.detector;
+      options.max_width = s.detection_max_width;
+      options.min_face_size = s.min_face_size;
+      detector = dfd::FaceDetector::create(options);
+    } catch (const std::exception &e) {
+      GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ, ("Cannot create the face detector."),
+                        ("%s", e.what()));
+      return FALSE;
+    }
   }
   const dfd::ModelConfig &config = batcher->config();
   st.model_name = config.name.empty() ? s.model : config.name;
   st.model_threshold = config.threshold;
-  st.analyzer = std::make_unique<df::FaceAnalyzer>(std::move(detector), std::move(batcher),
-                                                   tracker_options(s, st.model_threshold));
+  st.analyzer = std::make_unique<dfd::FaceAnalyzer>(std::move(detector), std::move(batcher),
+                                                    tracker_options(s, st.model_threshold));
+  // The pushing task sleeps until a batch it waits for is done.
+  st.analyzer->set_completion_callback([sync = st.sync] {
+    std::lock_guard<std::mutex> lock(sync->lock);
+    sync->changed.notify_all();
+  });
   st.frames_analysed = 0;
   st.frames_skipped = 0;
   st.faces_analysed = 0;
@@ -218,24 +306,22 @@ gboolean start(GstDeepfakeDetect *self) {
   st.inference_ns = 0;
   st.batches = 0;
   st.batched_faces = 0;
-  st.worker = std::make_unique<df::DetectionWorker>(*st.analyzer, st.lock, st.changed,
-                                                    st.frames_analysed, st.detection_ns);
+  st.worker = std::make_unique<dfd::DetectionWorker>(*st.analyzer, st.lock, st.changed,
+                                                     st.frames_analysed, st.detection_ns);
   st.applied_tracker_generation = s.tracker_generation;
   st.have_info = false;
   gst_segment_init(&st.in_segment, GST_FORMAT_UNDEFINED);
   gst_segment_init(&st.out_segment, GST_FORMAT_UNDEFINED);
   st.frame_index = 0;
-  st.face_ms = 0;
-  st.seen_batches = 0;
-  st.seen_faces = 0;
-  st.last_analysis = Clock::time_point{};
-  st.last_full = Clock::time_point{};
+  st.scheduler.reset();
   {
     std::lock_guard<std::mutex> lock(st.lock);
     st.live_known = false;
     st.upstream_live = false;
     st.upstream_min_latency = 0;
     st.qos_earliest = GST_CLOCK_TIME_NONE;
+    st.eos = false;
+    st.own_error = false;
   }
   GST_INFO_OBJECT(self, "model %s (%s) on %s, batch %d / %u ms", s.model.c_str(),
                   st.model_name.c_str(), s.device.c_str(), s.batch_size, s.batch_timeout_ms);
@@ -270,9 +356,9 @@ void stop(GstDeepfakeDetect *self) {
 
 // ---- the src-pad task -----------------------------------------------------------------------
 
-void post_alerts(GstDeepfakeDetect *self, const std::vector<df::VerdictEvent> &events,
+void post_alerts(GstDeepfakeDetect *self, const std::vector<dfd::VerdictEvent> &events,
                  const df::FrameTimes &times, bool post) {
-  for (const df::VerdictEvent &event : events) {
+  for (const dfd::VerdictEvent &event : events) {
     GST_INFO_OBJECT(self, "object %" G_GUINT64_FORMAT " is now %s (smoothed %.3f)",
                     static_cast<guint64>(event.track_id), event.fake ? "fake" : "real",
                     event.smoothed);
@@ -284,7 +370,7 @@ void post_alerts(GstDeepfakeDetect *self, const std::vector<df::VerdictEvent> &e
 }
 
 void post_frame_message(GstDeepfakeDetect *self, const df::FrameTimes &times,
-                        const std::vector<df::FaceReport> &faces) {
+                        const std::vector<dfd::FaceReport> &faces) {
   DetectState &st = self->state;
   gst_element_post_message(
       GST_ELEMENT_CAST(self),
@@ -294,11 +380,12 @@ void post_frame_message(GstDeepfakeDetect *self, const df::FrameTimes &times,
 }
 
 // Folds a finished job's scores into the tracks. False on an inference error (posted).
-bool apply_scores(GstDeepfakeDetect *self, const df::FrameJob &job, const df::FrameTimes &times,
+bool apply_scores(GstDeepfakeDetect *self, const dfd::FrameJob &job, const df::FrameTimes &times,
                   bool post) {
   DetectState &st = self->state;
   if (!job.error.empty()) {
     GST_ELEMENT_ERROR(self, STREAM, FAILED, ("Face analysis failed."), ("%s", job.error.c_str()));
+    st.own_error = true;
     return false;
   }
   if (!job.analysis.result.valid()) return true;
@@ -313,13 +400,14 @@ bool apply_scores(GstDeepfakeDetect *self, const df::FrameJob &job, const df::Fr
     st.batched_faces = stats.faces;
   } catch (const std::exception &e) {
     GST_ELEMENT_ERROR(self, STREAM, FAILED, ("Deepfake inference failed."), ("%s", e.what()));
+    st.own_error = true;
     return false;
   }
   return true;
 }
 
-bool job_finished_locked(const df::FrameJob &job) {
-  return job.state == df::FrameJob::State::Done &&
+bool job_finished_locked(const dfd::FrameJob &job) {
+  return job.state == dfd::FrameJob::State::Done &&
          (!job.analysis.result.valid() ||
           job.analysis.result.wait_for(std::chrono::seconds(0)) == std::future_status::ready);
 }
@@ -331,7 +419,7 @@ bool apply_late_jobs(GstDeepfakeDetect *self, bool post) {
     const LateJob &late = st.late.front();
     {
       std::lock_guard<std::mutex> lock(st.lock);
-      if (late.job->state == df::FrameJob::State::Cancelled) {
+      if (late.job->state == dfd::FrameJob::State::Cancelled) {
         st.late.pop_front();
         continue;
       }
@@ -346,8 +434,8 @@ bool apply_late_jobs(GstDeepfakeDetect *self, bool post) {
       // Newer faces than the ones being carried forward: carry these instead.
       st.last_faces = late.job->analysis.faces;
       st.last_faces_index = late.job->analysis.frame_index;
-      st.last_width = GST_VIDEO_INFO_WIDTH(&late.job->info);
-      st.last_height = GST_VIDEO_INFO_HEIGHT(&late.job->info);
+      st.last_width = late.job->analysis.frame_size.width;
+      st.last_height = late.job->analysis.frame_size.height;
     }
     st.late.pop_front();
   }
@@ -360,36 +448,37 @@ enum class Wait { Ready, Late, Flushing };
 // deadline.
 Wait wait_for_job(GstDeepfakeDetect *self, QueueItem &item) {
   DetectState &st = self->state;
-  df::FrameJob &job = *item.job;
+  dfd::FrameJob &job = *item.job;
   {
     std::unique_lock<std::mutex> lock(st.lock);
     for (;;) {
       if (st.flushing) return Wait::Flushing;
-      if (job.state == df::FrameJob::State::Done) break;
+      if (job.state == dfd::FrameJob::State::Done) break;
       if (!item.has_deadline) {
         st.changed.wait(lock);
       } else if (st.changed.wait_until(lock, item.deadline) == std::cv_status::timeout &&
-                 job.state != df::FrameJob::State::Done) {
+                 job.state != dfd::FrameJob::State::Done) {
         return st.flushing ? Wait::Flushing : Wait::Late;
       }
     }
   }
   if (!job.analysis.result.valid()) return Wait::Ready;
-  for (;;) {
-    auto slice = std::chrono::duration_cast<Clock::duration>(kPollInterval);
-    if (item.has_deadline) {
-      const auto left = item.deadline - Clock::now();
-      if (left <= Clock::duration::zero()) {
-        return job.analysis.result.wait_for(std::chrono::seconds(0)) == std::future_status::ready
-                   ? Wait::Ready
-                   : Wait::Late;
-      }
-      slice = std::min(slice, left);
-    }
-    if (job.analysis.result.wait_for(slice) == std::future_status::ready) return Wait::Ready;
-    std::lock_guard<std::mutex> lock(st.lock);
-    if (st.flushing) return Wait::Flushing;
+  // The batcher's completion callback notifies `changed` once the result is ready, so this
+  // sleeps until then (or a flush, or the deadline) instead of polling the future.
+  const auto ready = [&] {
+    return st.flushing ||
+           job.analysis.result.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+  };
+  std::unique_lock<std::mutex> lock(st.lock);
+  if (item.has_deadline) {
+    st.changed.wait_until(lock, item.deadline, ready);
+  } else {
+    st.changed.wait(lock, ready);
   }
+  if (st.flushing) return Wait::Flushing;
+  return job.analysis.result.wait_for(std::chrono::seconds(0)) == std::future_status::ready
+             ? Wait::Ready
+             : Wait::Late;
 }
 
 // Pushes a frame with its metadata. *aborted is set when a flush interrupted the wait before
@@ -420,18 +509,29 @@ GstFlowReturn push_frame(GstDeepfakeDetect *self, QueueItem &item, bool *aborted
     // Boxes from frames of another size do not belong on this one.
     st.last_faces.clear();
   }
+  // roi-list: the regions on this very frame carry the results (by track, for a frame that
+  // was not analysed); full-frame: the newest analysed frame's faces are carried forward.
+  const std::vector<dfd::TrackedFace> faces =
+      !item.roi_list ? st.last_faces
+      : analysed     ? item.job->analysis.faces
+                     : dfd::carry_regions(item.regions, st.last_faces, kCarryIou);
   if (item.job && wait == Wait::Late) {
     GST_DEBUG_OBJECT(self, "frame %" G_GINT64_FORMAT " is due: pushed without its analysis",
                      static_cast<gint64>(item.job->frame_index));
     st.late.push_back(LateJob{item.job, times});
   }
-  std::vector<df::FaceReport> reports = st.analyzer->report(st.last_faces, st.last_reports);
+  std::vector<dfd::FaceReport> reports = st.analyzer->report(faces, st.last_reports);
 
   GstBuffer *buffer = item.buffer.release();
   if (!reports.empty()) {
     // Only the metadata changes: a shared buffer is copied shallowly, its memory is not.
     buffer = gst_buffer_make_writable(buffer);
-    df::attach_face_metadata(buffer, item.width, item.height, reports, st.model_name, s.explain);
+    if (item.roi_list) {
+      df::attach_to_given_rois(buffer, item.width, item.height, reports, item.keys, st.model_name,
+                               s.explain);
+    } else {
+      df::attach_face_metadata(buffer, item.width, item.height, reports, st.model_name, s.explain);
+    }
   }
   if (s.post_messages && analysed) post_frame_message(self, times, reports);
   st.last_reports = std::move(reports);
@@ -484,62 +584,75 @@ void task_loop(gpointer user_data) {
   if (ret == GST_FLOW_OK) return;
   GST_DEBUG_OBJECT(self, "pausing task: %s", gst_flow_get_name(ret));
   gst_pad_pause_task(self->srcpad);
-  if (ret == GST_FLOW_NOT_LINKED || ret < GST_FLOW_EOS) {
-    // Errors of our own were posted where they happened.
-    if (ret != GST_FLOW_ERROR) GST_ELEMENT_FLOW_ERROR(self, ret);
+  bool eos = false;
+  {
+    std::lock_guard<std::mutex> lock(st.lock);
+    eos = st.eos;
+  }
+  // As GstQueue: the flow return goes upstream with the next buffer (whose source then posts
+  // the error), unless EOS is already in, when nothing upstream will hear it. Errors of our
+  // own were posted where they happened.
+  if (eos && (ret == GST_FLOW_NOT_LINKED || ret < GST_FLOW_EOS) && !st.own_error) {
+    GST_ELEMENT_FLOW_ERROR(self, ret);
     gst_pad_push_event(self->srcpad, gst_event_new_eos());
   }
 }
 
 // ---- chain ----------------------------------------------------------------------------------
 
-enum class Skip { No, Backlog, Qos, Busy, Budget };
-
-const char *skip_reason(Skip skip) {
-  switch (skip) {
-    case Skip::Backlog:
-      return "max-frames-in-flight awaiting scores";
-    case Skip::Qos:
-      return "QoS: downstream is late";
-    case Skip::Busy:
-      return "the detector is still on an earlier frame";
-    case Skip::Budget:
-      return "scores could not come back within max-latency";
-    case Skip::No:
-      break;
+// Asks upstream whether it is live, unless a latency query already told.
+void learn_liveness(GstDeepfakeDetect *self) {
+  DetectState &st = self->state;
+  {
+    std::lock_guard<std::mutex> lock(st.lock);
+    if (st.live_known) return;
   }
-  return "";
+  df::QueryPtr query(gst_query_new_latency());
+  gboolean live = FALSE;
+  GstClockTime min = 0;
+  if (gst_pad_peer_query(self->sinkpad, query.get())) {
+    gst_query_parse_latency(query.get(), &live, &min, nullptr);
+  }
+  std::lock_guard<std::mutex> lock(st.lock);
+  if (!st.live_known) {
+    st.live_known = true;
+    st.upstream_live = live;
+    st.upstream_min_latency = min;
+  }
 }
 
-// How many faces of a new frame could have their scores back within `budget_ms`, after the
-// detection, the wait for a partial batch and the faces already queued ahead of them; at
-// least `wanted` when they all fit. Called with the lock held.
-int faces_within_budget_locked(DetectState &st, const Settings &s, double budget_ms, bool full,
-                               int wanted) {
-  const dfd::BatcherStats stats = st.analyzer->batcher()->stats();
-  if (stats.batches != st.seen_batches) {
-    // Per face, not per batch: a frame with four faces costs about four times one with one.
-    const double batch_faces = static_cast<double>(stats.faces - st.seen_faces) /
-                               static_cast<double>(stats.batches - st.seen_batches);
-    const double sample = stats.last_batch_ms / std::max(1.0, batch_faces);
-    st.face_ms = st.face_ms == 0 ? sample : 0.7 * st.face_ms + 0.3 * sample;
-    st.seen_batches = stats.batches;
-    st.seen_faces = stats.faces;
+// The most frames this element holds at once: chain queues up to this many before upstream
+// waits (see there).
+guint held_frames(GstDeepfakeDetect *self) {
+  learn_liveness(self);
+  const guint in_flight = settings_snapshot(self).max_frames_in_flight;
+  std::lock_guard<std::mutex> lock(self->state.lock);
+  return in_flight * static_cast<guint>(self->state.upstream_live ? kLiveBoundFactor : 1);
+}
+
+// Downstream's allocation answer, with the frames held here added to each pool's minimum, so
+// that an upstream with a fixed pool (v4l2src) never waits for buffers this element holds.
+void add_held_frames(GstDeepfakeDetect *self, GstQuery *query) {
+  const guint held = held_frames(self);
+  const guint pools = gst_query_get_n_allocation_pools(query);
+  if (pools == 0) {
+    GstCaps *caps = nullptr;
+    gst_query_parse_allocation(query, &caps, nullptr);
+    GstVideoInfo info;
+    const guint size =
+        caps != nullptr && gst_video_info_from_caps(&info, caps) ? GST_VIDEO_INFO_SIZE(&info) : 0;
+    gst_query_add_allocation_pool(query, nullptr, size, held, 0);
   }
-  const double pending = static_cast<double>(st.worker->outstanding_faces_locked());
-  const double batch = std::max(1, s.batch_size);
-  const double batching = pending + wanted >= batch ? 0.0 : static_cast<double>(s.batch_timeout_ms);
-  const double detection = st.worker->cost_ms_locked(full);
-  const double left = budget_ms - detection - batching - pending * st.face_ms;
-  const int fit = left < 0          ? 0
-                  : st.face_ms <= 0 ? wanted
-                                    : static_cast<int>(std::floor(left / st.face_ms));
-  GST_LOG(
-      "budget %.1f ms: %s detection %.1f, batching %.0f, %.0f faces ahead, %.1f ms per "
-      "face: %d of %d faces fit",
-      budget_ms, full ? "whole-frame" : "tracked", detection, batching, pending, st.face_ms,
-      std::min(fit, wanted), wanted);
-  return std::min(fit, wanted);
+  for (guint i = 0; i < pools; ++i) {
+    GstBufferPool *pool = nullptr;
+    guint size = 0, min = 0, max = 0;
+    gst_query_parse_nth_allocation_pool(query, i, &pool, &size, &min, &max);
+    min += held;
+    if (max != 0 && max < min) max = min;
+    gst_query_set_nth_allocation_pool(query, i, pool, size, min, max);
+    if (pool != nullptr) gst_object_unref(pool);
+  }
+  GST_DEBUG_OBJECT(self, "allocation: %u held frames added to the pools' minimum", held);
 }
 
 GstFlowReturn chain(GstPad *, GstObject *parent, GstBuffer *raw) {
@@ -562,28 +675,10 @@ GstFlowReturn chain(GstPad *, GstObject *parent, GstBuffer *raw) {
     running_time =
         gst_segment_to_running_time(&st.in_segment, GST_FORMAT_TIME, GST_BUFFER_PTS(buffer.get()));
   }
-  bool live_known = false;
-  {
-    std::lock_guard<std::mutex> lock(st.lock);
-    live_known = st.live_known;
-  }
-  if (!live_known) {
-    // The pipeline asks for the latency only once it is PLAYING, and a sink that does not
-    // sync never passes that question up: ask upstream now, so that a live source's first
-    // frames already get deadlines.
-    df::QueryPtr query(gst_query_new_latency());
-    gboolean live = FALSE;
-    GstClockTime min = 0;
-    if (gst_pad_peer_query(self->sinkpad, query.get())) {
-      gst_query_parse_latency(query.get(), &live, &min, nullptr);
-    }
-    std::lock_guard<std::mutex> lock(st.lock);
-    if (!st.live_known) {
-      st.live_known = true;
-      st.upstream_live = live;
-      st.upstream_min_latency = min;
-    }
-  }
+  // The pipeline asks for the latency only once it is PLAYING, and a sink that does not sync
+  // never passes that question up: ask upstream now, so that a live source's first frames
+  // already get deadlines.
+  learn_liveness(self);
   GstClockTime now_running = GST_CLOCK_TIME_NONE;
   {
     df::ClockPtr clock(gst_element_get_clock(GST_ELEMENT_CAST(self)));
@@ -623,76 +718,66 @@ GstFlowReturn chain(GstPad *, GstObject *parent, GstBuffer *raw) {
   }
 
   const int64_t index = st.frame_index++;
+  if (s.inference_region == InferenceRegion::RoiList) {
+    item.roi_list = true;
+    item.regions = df::given_regions(buffer.get(), df::split_classes(s.object_class), &item.keys);
+  }
+  dfd::FrameFacts facts;
+  facts.arrival = arrival;
+  facts.live = live;
   // Frames between two due ones (inference-interval) carry results forward; not "skipped".
-  const bool due = index % std::max<guint>(1, s.inference_interval) == 0;
+  facts.due = index % std::max<guint>(1, s.inference_interval) == 0;
+  facts.qos_late = GST_CLOCK_TIME_IS_VALID(st.qos_earliest) &&
+                   GST_CLOCK_TIME_IS_VALID(running_time) && running_time <= st.qos_earliest;
   const guint detection_interval =
       s.detection_interval > 0 ? s.detection_interval : (live ? kLiveDetectionInterval : 1);
-  bool full = due && st.analyzer->full_detection_due(index, static_cast<int>(detection_interval));
-  // Whether the frame waits (up to its deadline) for its scores, or leaves at once and its
-  // analysis updates the tracks when it is done.
-  bool hold = true;
-  int max_faces = 0;  // 0: every face that is due
-  Skip skip = Skip::No;
-  if (due && GST_CLOCK_TIME_IS_VALID(st.qos_earliest) && GST_CLOCK_TIME_IS_VALID(running_time) &&
-      running_time <= st.qos_earliest) {
-    skip = Skip::Qos;
-  } else if (due && live) {
-    // Frames held for a synchronising sink downstream are latency, not backlog: only frames
-    // still awaiting scores count against max-frames-in-flight.
-    if (st.worker->outstanding_frames_locked() >= s.max_frames_in_flight) {
-      skip = Skip::Backlog;
-    } else if (st.worker->busy_locked() > 0) {
-      // Detecting the next frame as soon as the detector is free keeps pace with any source.
-      skip = Skip::Busy;
-    } else {
-      const int wanted =
-          std::max(1, static_cast<int>(std::min<size_t>(st.worker->recent_faces_locked(), 64)));
-      int fit = faces_within_budget_locked(st, s, budget_ms, full, wanted);
-      if (fit < 1 && full && st.analyzer->has_tracks() && arrival - st.last_full < kProbeInterval) {
-        // Follow the known faces now; the whole-frame search waits for a cheaper moment.
-        const int tracked_fit = faces_within_budget_locked(st, s, budget_ms, false, wanted);
-        if (tracked_fit >= 1) {
-          full = false;
-          fit = tracked_fit;
-        }
-      }
-      if (fit >= 1) {
-        // Of many faces, those that fit are scored now, the others on the next frames.
-        if (fit < wanted) max_faces = fit;
-      } else if (arrival - st.last_analysis >= kProbeInterval ||
-                 (full && arrival - st.last_full >= kProbeInterval)) {
-        // Analysed regardless, to keep the estimates current and new faces found, but not
-        // waited for: holding the frame would break the latency budget. One face (the one
-        // scored longest ago) keeps the model's backlog, which later frames wait behind, short.
-        hold = false;
-        max_faces = 1;
-      } else {
-        skip = Skip::Budget;
-      }
-    }
+  // Regions from upstream need no search: a job's cost is then only its crops.
+  facts.full_due = !item.roi_list &&
+                   st.analyzer->full_detection_due(index, static_cast<int>(detection_interval));
+  facts.has_tracks = st.analyzer->has_tracks();
+  facts.budget_ms = budget_ms;
+  dfd::SchedulerLoad load;
+  if (live) {
+    load.outstanding_frames = st.worker->outstanding_frames_locked();
+    load.outstanding_faces = st.worker->outstanding_faces_locked();
+    load.detector_busy = st.worker->busy_locked();
+    load.recent_faces = st.worker->recent_faces_locked();
+    load.full_detection_ms = st.worker->cost_ms_locked(true);
+    load.tracked_detection_ms = st.worker->cost_ms_locked(false);
+    load.batcher = st.analyzer->batcher()->stats();
   }
-  if (due && skip != Skip::No) {
+  dfd::SchedulerSettings scheduling;
+  scheduling.batch_size = s.batch_size;
+  scheduling.batch_timeout_ms = s.batch_timeout_ms;
+  scheduling.max_frames_in_flight = s.max_frames_in_flight;
+  const dfd::Decision decision = st.scheduler.decide(facts, load, scheduling);
+  if (decision.estimate.wanted > 0) {
+    const dfd::BudgetEstimate &e = decision.estimate;
+    GST_LOG_OBJECT(self,
+                   "budget %.1f ms: %s detection %.1f, batching %.0f, %.0f faces ahead, %.1f ms "
+                   "per face: %d of %d faces fit",
+                   e.budget_ms, e.full ? "whole-frame" : "tracked", e.detection_ms, e.batching_ms,
+                   e.faces_ahead, e.face_ms, e.fit, e.wanted);
+  }
+  if (facts.due && !decision.analyse) {
     ++st.frames_skipped;
     GST_LOG_OBJECT(self, "not analysing frame %" G_GINT64_FORMAT ": %s", static_cast<gint64>(index),
-                   skip_reason(skip));
-  } else if (due) {
-    auto job = std::make_shared<df::FrameJob>();
+                   dfd::skip_reason(decision.skip));
+  } else if (decision.analyse) {
+    auto job = std::make_shared<dfd::FrameJob>();
     job->frame_index = index;
-    job->info = st.in_info;
     job->settings.margin = s.margin;
     job->settings.explain = s.explain;
     job->settings.reclassify_interval = static_cast<int>(s.reclassify_interval);
-    job->buffer.reset(gst_buffer_ref(buffer.get()));
-    job->settings.full_detection = full;
-    job->settings.max_faces = max_faces;
-    if (full) {
-      st.analyzer->full_detection_submitted(index);
-      st.last_full = arrival;
-    }
+    job->settings.full_detection = decision.full;
+    job->settings.max_faces = decision.max_faces;
+    job->source = std::make_unique<df::BufferFrameSource>(st.in_info, buffer.get());
+    job->given_regions = item.roi_list;
+    job->regions = item.regions;
+    if (decision.full) st.analyzer->full_detection_submitted(index);
     st.worker->submit_locked(job);
     item.job = std::move(job);
-    st.last_analysis = arrival;
-    if (!hold) item.deadline = arrival;
+    if (!decision.hold) item.deadline = arrival;
   }
   item.buffer = std::move(buffer);
   st.queue.push_back(std::move(item));
@@ -773,7 +858,9 @@ GstFlowReturn sink_event(GstPad *pad, GstObject *parent, GstEvent *event) {
         std::lock_guard<std::mutex> lock(st.lock);
         st.flushing = false;
         st.srcresult = GST_FLOW_OK;
+        st.eos = false;
       }
+      st.own_error = false;
       gst_pad_push_event(self->srcpad, event);
       // Only now: a flushing pad refuses them. They go out before the next frame.
       for (const df::EventPtr &kept : sticky) gst_pad_store_sticky_event(self->srcpad, kept.get());
@@ -800,6 +887,16 @@ GstFlowReturn sink_event(GstPad *pad, GstObject *parent, GstEvent *event) {
     case GST_EVENT_SEGMENT:
       gst_event_copy_segment(event, &st.in_segment);
       return queue_event(self, event);
+    case GST_EVENT_STREAM_START: {
+      std::lock_guard<std::mutex> lock(st.lock);
+      st.eos = false;
+      break;
+    }
+    case GST_EVENT_EOS: {
+      std::lock_guard<std::mutex> lock(st.lock);
+      st.eos = true;
+      break;
+    }
     default:
       break;
   }
@@ -818,13 +915,28 @@ gboolean sink_query(GstPad *pad, GstObject *parent, GstQuery *query) {
                     [&] { return st.flushing || st.srcresult != GST_FLOW_OK || st.queue.empty(); });
     if (st.flushing || st.srcresult != GST_FLOW_OK) return FALSE;
   }
+  if (GST_QUERY_TYPE(query) == GST_QUERY_ALLOCATION) {
+    if (!gst_pad_peer_query(self->srcpad, query)) return FALSE;
+    add_held_frames(self, query);
+    return TRUE;
+  }
   return gst_pad_query_default(pad, parent, query);
 }
 
 gboolean src_event(GstPad *pad, GstObject *parent, GstEvent *event) {
   GstDeepfakeDetect *self = GST_DEEPFAKE_DETECT(parent);
   DetectState &st = self->state;
-  if (GST_EVENT_TYPE(event) == GST_EVENT_QOS) {
+  if (GST_EVENT_TYPE(event) == GST_EVENT_RECONFIGURE) {
+    std::lock_guard<std::mutex> lock(st.lock);
+    if (st.srcresult == GST_FLOW_NOT_LINKED && !st.flushing) {
+      // As GstQueue: downstream is probably linked again; try pushing once more. The frames
+      // and events queued meanwhile go out in order.
+      GST_DEBUG_OBJECT(self, "reconfigure after not-linked: restarting the task");
+      st.srcresult = GST_FLOW_OK;
+      gst_pad_start_task(self->srcpad, task_loop, self, nullptr);
+      st.changed.notify_all();
+    }
+  } else if (GST_EVENT_TYPE(event) == GST_EVENT_QOS) {
     GstQOSType type;
     gdouble proportion = 0;
     GstClockTimeDiff diff = 0;
@@ -898,6 +1010,13 @@ gboolean sink_activate_mode(GstPad *, GstObject *parent, GstPadMode mode, gboole
 
 GstStateChangeReturn change_state(GstElement *element, GstStateChange transition) {
   GstDeepfakeDetect *self = GST_DEEPFAKE_DETECT(element);
+  if (transition == GST_STATE_CHANGE_NULL_TO_READY) {
+    // Process-wide, so not when the plugin is merely loaded or inspected: when the first
+    // element starts, which is before its pipeline (or, in a multi-stream process, usually
+    // the others) starts threads that would tie themselves to arenas beyond the limit.
+    // DFD_KEEP_MALLOC_DEFAULTS=1 leaves malloc alone (see README).
+    dfd::tune_malloc_for_inference();
+  }
   if (transition == GST_STATE_CHANGE_READY_TO_PAUSED && !start(self)) {
     return GST_STATE_CHANGE_FAILURE;
   }
@@ -913,6 +1032,18 @@ GstStateChangeReturn change_state(GstElement *element, GstStateChange transition
 void set_property(GObject *object, guint id, const GValue *value, GParamSpec *pspec) {
   GstDeepfakeDetect *self = GST_DEEPFAKE_DETECT(object);
   GST_OBJECT_LOCK(self);
+  // What start() reads (model, device, batching, detector) applies from the next start: a
+  // change while running (or starting) would be silently deferred, so it is refused, loudly.
+  const GstState state = std::max(GST_STATE(self), GST_STATE_NEXT(self));
+  if ((pspec->flags & GST_PARAM_MUTABLE_READY) != 0 && state > GST_STATE_READY) {
+    GST_OBJECT_UNLOCK(self);
+    GST_ELEMENT_WARNING(self, RESOURCE, SETTINGS,
+                        ("Property '%s' can only be changed in the NULL or READY state; the "
+                         "change is ignored.",
+                         pspec->name),
+                        ("the element is %s", gst_element_state_get_name(state)));
+    return;
+  }
   const guint latency = self->state.settings.max_latency_ms;
   const bool known = set_setting(self->state.settings, id, value);
   const bool latency_changed = self->state.settings.max_latency_ms != latency;
@@ -971,9 +1102,6 @@ static void gst_deepfake_detect_class_init(GstDeepfakeDetectClass *klass) {
   GObjectClass *gobject_class = G_OBJECT_CLASS(klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS(klass);
   GST_DEBUG_CATEGORY_INIT(deepfake_detect_debug, "deepfakedetect", 0, "deepfake detection");
-  // Here rather than at the first model load: by then the other pipelines of a multi-stream
-  // process may already run, their threads tied to arenas beyond the limit.
-  dfd::tune_malloc_for_inference();
 
   gobject_class->set_property = set_property;
   gobject_class->get_property = get_property;
@@ -982,14 +1110,21 @@ static void gst_deepfake_detect_class_init(GstDeepfakeDetectClass *klass) {
 
   gst_element_class_set_static_metadata(
       element_class, "Deepfake detector", "Filter/Analyzer/Video",
-      "Detects and tracks faces, scores each with a deepfake classifier in shared batches, and "
-      "attaches region-of-interest metadata (DL Streamer layout), relevancy grids and bus "
-      "messages; frames pass through unchanged",
+      "Finds faces (YuNet, HOG or Haar; or, with inference-region=roi-list, takes the regions "
+      "of interest upstream found), tracks them, scores each with a deepfake classifier in "
+      "shared batches, and attaches region-of-interest metadata (DL Streamer layout), "
+      "relevancy grids and bus messages; frames pass through unchanged",
       "gst-deepfake contributors");
+  // gst-inspect-1.0 lists every metadata key: this one shows how the element is used.
+  gst_element_class_add_static_metadata(
+      element_class, "example",
+      "filesrc location=clip.mp4 ! decodebin ! videoconvert ! deepfakedetect ! deepfakeoverlay "
+      "! videoconvert ! autovideosink (see gst/README.md)");
   gst_element_class_add_static_pad_template(element_class, &sink_template);
   gst_element_class_add_static_pad_template(element_class, &src_template);
   element_class->change_state = change_state;
   gst_type_mark_as_plugin_api(GST_TYPE_DEEPFAKE_DETECTOR, static_cast<GstPluginAPIFlags>(0));
+  gst_type_mark_as_plugin_api(inference_region_enum_type(), static_cast<GstPluginAPIFlags>(0));
 }
 
 static void gst_deepfake_detect_init(GstDeepfakeDetect *self) {
@@ -1004,7 +1139,6 @@ static void gst_deepfake_detect_init(GstDeepfakeDetect *self) {
   gst_pad_set_query_function(self->sinkpad, sink_query);
   gst_pad_set_activatemode_function(self->sinkpad, sink_activate_mode);
   GST_PAD_SET_PROXY_CAPS(self->sinkpad);
-  GST_PAD_SET_PROXY_ALLOCATION(self->sinkpad);
   gst_element_add_pad(GST_ELEMENT_CAST(self), self->sinkpad);
 
   self->srcpad = gst_pad_new_from_static_template(&src_template, "src");

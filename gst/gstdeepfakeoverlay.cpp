@@ -16,6 +16,31 @@
 #include "gstptr.h"
 #include "overlay_draw.h"
 
+/**
+ * SECTION:element-deepfakeoverlay
+ * @title: deepfakeoverlay
+ * @short_description: draws deepfakedetect's verdicts and relevancy heatmaps on the frames
+ *
+ * For every region of interest with a `deepfake` param, deepfakeoverlay draws the relevancy
+ * heatmap blended inside the box (alpha), the box outline (red fake, green real, yellow
+ * unknown) and a label with the object id, verdict and smoothed score. draw-boxes,
+ * draw-labels and draw-heatmap switch the layers. Only the pixels drawn change; a frame
+ * without faces is passed on without being mapped.
+ *
+ * ## Example launch lines
+ * |[
+ * gst-launch-1.0 filesrc location=clip.mp4 ! decodebin ! videoconvert ! deepfakedetect ! \
+ *     deepfakeoverlay ! videoconvert ! autovideosink
+ * ]| Shows the analysis of a file.
+ * |[
+ * gst-launch-1.0 filesrc location=clip.mp4 ! decodebin ! videoconvert ! deepfakedetect ! \
+ *     deepfakeoverlay draw-heatmap=false ! videoconvert ! x264enc ! mp4mux ! \
+ *     filesink location=annotated.mp4
+ * ]| Writes an annotated copy with boxes and labels only.
+ *
+ * Since: 0.1.0
+ */
+
 GST_DEBUG_CATEGORY_STATIC(deepfake_overlay_debug);
 #define GST_CAT_DEFAULT deepfake_overlay_debug
 
@@ -240,6 +265,10 @@ static void gst_deepfake_overlay_class_init(GstDeepfakeOverlayClass *klass) {
       "Draws deepfakedetect's results in place: verdict-coloured face boxes, labels with score "
       "and object id, and relevancy heatmaps inside the boxes",
       "gst-deepfake contributors");
+  // gst-inspect-1.0 lists every metadata key: this one shows how the element is used.
+  gst_element_class_add_static_metadata(
+      element_class, "example",
+      "... ! deepfakedetect ! deepfakeoverlay ! videoconvert ! autovideosink (see gst/README.md)");
   gst_element_class_add_static_pad_template(element_class, &overlay_sink_template);
   gst_element_class_add_static_pad_template(element_class, &overlay_src_template);
 

@@ -48,7 +48,8 @@ std::vector<Alert> VerdictWatch::update(GstBuffer *buffer) {
     alert.previous_verdict = fake ? "real" : "fake";
     gst_structure_get_double(classification, GST_DEEPFAKE_FIELD_SMOOTHED_SCORE,
                              &alert.smoothed_score);
-    gst_structure_get_double(classification, GST_DEEPFAKE_FIELD_CONFIDENCE, &alert.confidence);
+    gst_structure_get_double(classification, GST_DEEPFAKE_FIELD_FAKE_PROBABILITY,
+                             &alert.fake_probability);
     alert.x = roi->x;
     alert.y = roi->y;
     alert.w = roi->w;

@@ -14,7 +14,7 @@ namespace {
 
 using json::Value;
 
-void set_time(Value::Object &out, const char *key, GstClockTime time) {
+void set_time(json::Object &out, const char *key, GstClockTime time) {
   // Nanoseconds as a JSON number are exact up to 2^53 ns (104 days of stream), which is what
   // DL Streamer's consumers expect in "timestamp".
   if (GST_CLOCK_TIME_IS_VALID(time)) out[key] = Value(static_cast<double>(time));
@@ -48,7 +48,7 @@ Value field_value(const GValue *value) {
 }
 
 Value classification_object(const GstStructure *param, int object_id) {
-  Value::Object out;
+  json::Object out;
   const int n = gst_structure_n_fields(param);
   for (int i = 0; i < n; ++i) {
     const gchar *name = gst_structure_nth_field_name(param, i);
@@ -56,13 +56,13 @@ Value classification_object(const GstStructure *param, int object_id) {
     if (!v.is_null()) out[name] = std::move(v);
   }
   if (const gchar *model = gst_structure_get_string(param, "model_name")) {
-    Value::Object model_object;
+    json::Object model_object;
     model_object["name"] = Value(model);
     out["model"] = Value(std::move(model_object));
   }
   // A consumer that forwards only the deepfake attribute still knows which face it was.
   if (gst_structure_has_name(param, GST_DEEPFAKE_PARAM_CLASSIFICATION) && object_id != 0) {
-    out["track_id"] = Value(object_id);
+    out["object_id"] = Value(object_id);
   }
   return Value(std::move(out));
 }
@@ -73,12 +73,12 @@ Value detection_object(const GstStructure *param, const char *roi_type) {
                          "x_max", G_TYPE_DOUBLE, &x_max, "y_max", G_TYPE_DOUBLE, &y_max, nullptr)) {
     return Value();
   }
-  Value::Object box;
+  json::Object box;
   box["x_min"] = Value(x_min);
   box["y_min"] = Value(y_min);
   box["x_max"] = Value(x_max);
   box["y_max"] = Value(y_max);
-  Value::Object out;
+  json::Object out;
   out["bounding_box"] = Value(std::move(box));
   double confidence = 0;
   if (gst_structure_get_double(param, "confidence", &confidence)) {
@@ -100,16 +100,17 @@ int object_id_of(GstVideoRegionOfInterestMeta *roi) {
   return id;
 }
 
-Value::Object resolution(const FrameContext &context) {
-  Value::Object out;
+json::Object resolution(const FrameContext &context) {
+  json::Object out;
   out["width"] = Value(context.width);
   out["height"] = Value(context.height);
   return out;
 }
 
-void set_times(Value::Object &out, const FrameContext &context) {
-  set_time(out, "timestamp", context.pts);
-  set_time(out, "stream_time", context.stream_time);
+// As gvametaconvert: "timestamp" is the stream time; the buffer's own PTS goes beside it.
+void set_times(json::Object &out, const FrameContext &context) {
+  set_time(out, "timestamp", context.stream_time);
+  set_time(out, "pts", context.pts);
   set_time(out, "running_time", context.running_time);
   out["source"] = Value(context.source);
   out["wall_clock"] = Value(context.wall_clock);
@@ -129,13 +130,13 @@ std::string iso8601_utc_ms(gint64 unix_us) {
   return text;
 }
 
-json::Value::Array roi_objects(GstBuffer *buffer) {
-  Value::Array objects;
+json::Array roi_objects(GstBuffer *buffer) {
+  json::Array objects;
   gpointer state = nullptr;
   while (GstMeta *meta = gst_buffer_iterate_meta_filtered(
              buffer, &state, GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE)) {
     auto *roi = reinterpret_cast<GstVideoRegionOfInterestMeta *>(meta);
-    Value::Object object;
+    json::Object object;
     object["x"] = Value(static_cast<double>(roi->x));
     object["y"] = Value(static_cast<double>(roi->y));
     object["w"] = Value(static_cast<double>(roi->w));
@@ -160,8 +161,8 @@ json::Value::Array roi_objects(GstBuffer *buffer) {
   return objects;
 }
 
-json::Value frame_message(json::Value::Array objects, const FrameContext &context) {
-  Value::Object out;
+json::Value frame_message(json::Array objects, const FrameContext &context) {
+  json::Object out;
   if (!objects.empty()) out["objects"] = Value(std::move(objects));
   out["resolution"] = Value(resolution(context));
   set_times(out, context);
@@ -169,7 +170,7 @@ json::Value frame_message(json::Value::Array objects, const FrameContext &contex
 }
 
 json::Value alert_message(const Alert &alert, const FrameContext &context) {
-  Value::Object out;
+  json::Object out;
   out["type"] = Value("alert");
   set_times(out, context);
   out["resolution"] = Value(resolution(context));
@@ -177,13 +178,13 @@ json::Value alert_message(const Alert &alert, const FrameContext &context) {
   out["verdict"] = Value(alert.verdict);
   out["previous_verdict"] = Value(alert.previous_verdict);
   out["smoothed_score"] = Value(alert.smoothed_score);
-  out["confidence"] = Value(alert.confidence);
+  out["fake_probability"] = Value(alert.fake_probability);
   out["x"] = Value(static_cast<double>(alert.x));
   out["y"] = Value(static_cast<double>(alert.y));
   out["w"] = Value(static_cast<double>(alert.w));
   out["h"] = Value(static_cast<double>(alert.h));
   if (alert.has_box) {
-    Value::Object box;
+    json::Object box;
     box["x_min"] = Value(alert.x_min);
     box["y_min"] = Value(alert.y_min);
     box["x_max"] = Value(alert.x_max);

@@ -7,7 +7,7 @@
 
 #include <string>
 
-#include "core/json.h"
+#include "core/json_strict.h"
 
 namespace dfd::gst::publish {
 
@@ -25,10 +25,10 @@ struct FrameContext {
 // A verdict change of one tracked face (see publish_alerts.h for when one happens).
 struct Alert {
   int object_id = 0;
-  std::string verdict;           // "fake" or "real"
-  std::string previous_verdict;  // what it was before
-  double smoothed_score = 0.0;   // smoothed fake probability the verdict rests on
-  double confidence = 0.0;       // fake probability of the newest analysis
+  std::string verdict;            // "fake" or "real"
+  std::string previous_verdict;   // what it was before
+  double smoothed_score = 0.0;    // smoothed fake probability the verdict rests on
+  double fake_probability = 0.0;  // of the newest analysis
   guint x = 0, y = 0, w = 0, h = 0;
   bool has_box = false;  // normalised box from the ROI's `detection` param
   double x_min = 0.0, y_min = 0.0, x_max = 0.0, y_max = 0.0;
@@ -42,18 +42,18 @@ std::string iso8601_utc_ms(gint64 unix_us);
 //    "detection": {"bounding_box": {"x_min","y_min","x_max","y_max"}, "confidence",
 //                  "label_id", "label" (the roi_type)},
 //    <attribute_name>: every field of a classification param verbatim, plus "model":
-//                      {"name"} as gvametaconvert writes it (and "track_id" for deepfake)}.
+//                      {"name"} as gvametaconvert writes it (and "object_id" for deepfake)}.
 // A classification param is one with a string "label"; it is keyed by its "attribute_name"
 // field, else by the structure's name. Other params are left out, as gvametaconvert does.
-json::Value::Array roi_objects(GstBuffer *buffer);
+json::Array roi_objects(GstBuffer *buffer);
 
 // A frame message: {"objects" (only when there are any, as gvametaconvert), "resolution":
-// {"width","height"}, "timestamp" (pts, ns), "source", "stream_time", "running_time" (ns),
-// "wall_clock"}.
-json::Value frame_message(json::Value::Array objects, const FrameContext &context);
+// {"width","height"}, "timestamp" (stream time, ns, as gvametaconvert), "pts", "running_time"
+// (ns), "source", "wall_clock"}.
+json::Value frame_message(json::Array objects, const FrameContext &context);
 
-// {"type":"alert", "source", "wall_clock", "timestamp", "stream_time", "running_time", "id",
-//  "verdict", "previous_verdict", "smoothed_score", "confidence", "x","y","w","h",
+// {"type":"alert", "source", "wall_clock", "timestamp", "pts", "running_time", "id",
+//  "verdict", "previous_verdict", "smoothed_score", "fake_probability", "x","y","w","h",
 //  "bounding_box" (normalised, when known), "resolution"}.
 json::Value alert_message(const Alert &alert, const FrameContext &context);
 

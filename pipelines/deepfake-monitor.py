@@ -10,6 +10,7 @@ SOURCE is a file path or a URI (file://, rtsp://, http://, ...). Options:
     --display            show the video with deepfakeoverlay's drawings (default: no window)
     --no-roi             do not print the per-buffer metadata
     --no-frames          do not print the per-frame `deepfake` messages (alerts still print)
+    --relevancy          also draw each face's relevancy grid, one text row per grid row
 
 Exit status: 0 at end of stream, or after Ctrl-C once the pipeline has drained (a second
 Ctrl-C stops at once, status 130); 1 on a pipeline error; 2 on bad arguments.
@@ -20,9 +21,11 @@ takes an opaque state pointer, and foreach_meta wants a writable buffer), so the
 GstVideoRegionOfInterestMeta with Gst.Buffer.get_n_meta and fetches them by id with
 GstVideo.buffer_get_video_region_of_interest_meta_id. deepfakedetect numbers its ROIs from one
 above the highest id already on the buffer, so the ids are a short run of small integers. Each
-ROI's param structures (`detection`, `deepfake` (the classification: label, confidence,
-label_id, model_name, attribute_name), `object_id`) come from get_param(). The relevancy grid
-(GstDeepfakeRelevancyMeta) has no introspection data, so it is not printed here.
+ROI's param structures come from get_param(): `detection`, `deepfake` (the classification:
+label, confidence (of the label), fake_probability, smoothed_score, verdict, analyses,
+label_id, model_name, attribute_name), `object_id`, and `relevancy`: the face's relevancy grid
+(width, height and a Gst.ValueArray of width x height floats in [0, 1], row-major), the same
+grid as the GstDeepfakeRelevancyMeta, which has no introspection data.
 
 Debian packages: python3-gi, gir1.2-gstreamer-1.0, gir1.2-gst-plugins-base-1.0 (GstVideo).
 Uses Debian's /usr/bin/python3, which sees python3-gi. The plugin is found through
@@ -68,11 +71,38 @@ def field(structure, name, default=None):
 def describe_face(face):
     """One face of a `deepfake` message."""
     scored = field(face, "scored", False)
-    score = f"score {field(face, 'score'):.3f}" if scored else "not scored yet"
-    return (f"#{field(face, 'object-id')} box {field(face, 'x')},{field(face, 'y')} "
-            f"{field(face, 'width')}x{field(face, 'height')} {score} "
-            f"smoothed {field(face, 'smoothed-score', 0.0):.3f} "
-            f"label {field(face, 'label')} verdict {field(face, 'verdict')}")
+    score = (f"fake_probability {field(face, 'fake_probability'):.3f}" if scored
+             else "not scored yet")
+    return (f"#{field(face, 'object_id')} box {field(face, 'x')},{field(face, 'y')} "
+            f"{field(face, 'w')}x{field(face, 'h')} {score} "
+            f"smoothed {field(face, 'smoothed_score', 0.0):.3f} "
+            f"label {field(face, 'label')} confidence {field(face, 'confidence', 0.0):.3f} "
+            f"verdict {field(face, 'verdict')} analyses {field(face, 'analyses')}")
+
+
+# Ten levels, light to dark: one character per grid cell.
+SHADES = " .:-=+*#%@"
+
+
+def relevancy_grid(roi):
+    """(width, height, values) of the ROI's `relevancy` param, or None."""
+    param = roi.get_param("relevancy")
+    if param is None:
+        return None
+    width, height = field(param, "width", 0), field(param, "height", 0)
+    values = list(field(param, "values", []).array) if param.has_field("values") else []
+    if width <= 0 or height <= 0 or len(values) != width * height:
+        return None
+    return width, height, values
+
+
+def draw_grid(width, height, values):
+    """The grid as text rows, one character per cell (SHADES)."""
+    rows = []
+    for y in range(height):
+        row = values[y * width:(y + 1) * width]
+        rows.append("".join(SHADES[min(len(SHADES) - 1, int(v * len(SHADES)))] for v in row))
+    return rows
 
 
 def rois_of(buffer, api):
@@ -103,12 +133,20 @@ def describe_roi(roi):
         parts.append(
             f"{field(classification, 'attribute_name')}: {field(classification, 'label')} "
             f"(label_id {field(classification, 'label_id')}) confidence "
-            f"{field(classification, 'confidence'):.3f} smoothed "
-            f"{field(classification, 'smoothed-score'):.3f} verdict "
-            f"{field(classification, 'verdict')} model {field(classification, 'model_name')}")
+            f"{field(classification, 'confidence'):.3f} fake_probability "
+            f"{field(classification, 'fake_probability'):.3f} smoothed "
+            f"{field(classification, 'smoothed_score'):.3f} verdict "
+            f"{field(classification, 'verdict')} analyses {field(classification, 'analyses')} "
+            f"model {field(classification, 'model_name')}")
     object_id = roi.get_param("object_id")
     if object_id is not None:
         parts.append(f"object_id {field(object_id, 'id')}")
+    grid = relevancy_grid(roi)
+    if grid is not None:
+        width, height, values = grid
+        hot = max(range(len(values)), key=values.__getitem__)
+        parts.append(f"relevancy {width}x{height} mean {sum(values) / len(values):.3f} "
+                     f"peak at {hot % width},{hot // width}")
     return " | ".join(parts)
 
 
@@ -118,7 +156,8 @@ class Monitor:
         self.loop = GLib.MainLoop()
         self.status = 0
         self.interrupted = 0
-        self.counts = {"buffers": 0, "buffers-with-rois": 0, "rois": 0, "frames": 0, "alerts": 0}
+        self.counts = {"buffers": 0, "buffers-with-rois": 0, "rois": 0, "frames": 0, "alerts": 0,
+                       "grids": 0}
         uri = args.source if Gst.uri_is_valid(args.source) else Gst.filename_to_uri(
             os.path.abspath(args.source))
         live = not uri.startswith("file://")
@@ -147,7 +186,13 @@ class Monitor:
                  sys.stderr)
         if not self.args.no_roi:
             for roi in rois:
-                emit(f"buffer pts {fmt_time(buffer.pts)} {describe_roi(roi)}")
+                lines = [f"buffer pts {fmt_time(buffer.pts)} {describe_roi(roi)}"]
+                grid = relevancy_grid(roi) if self.args.relevancy else None
+                if grid is not None:
+                    self.counts["grids"] += 1
+                    lines += [f"  |{row}|" for row in draw_grid(*grid)]
+                # One write: the bus handler's lines must not come between a face and its grid.
+                emit("\n".join(lines))
         return Gst.PadProbeReturn.OK
 
     def on_message(self, _bus, msg):
@@ -159,15 +204,16 @@ class Monitor:
                 if not self.args.no_frames:
                     faces = field(s, "faces", [])
                     text = "; ".join(describe_face(f) for f in faces) if len(faces) else "no face"
-                    emit(f"frame pts {fmt_time(field(s, 'timestamp'))} stream "
-                         f"{fmt_time(field(s, 'stream-time'))} analysed "
-                         f"{field(s, 'frames-analysed')} skipped {field(s, 'frames-skipped')}: "
+                    emit(f"frame pts {fmt_time(field(s, 'pts'))} stream "
+                         f"{fmt_time(field(s, 'timestamp'))} analysed "
+                         f"{field(s, 'frames_analysed')} skipped {field(s, 'frames_skipped')}: "
                          f"{text}")
             elif s.get_name() == "deepfake-alert":
                 self.counts["alerts"] += 1
-                emit(f"ALERT object {field(s, 'object-id')} is now {field(s, 'verdict')} "
-                     f"(smoothed {field(s, 'smoothed-score'):.3f}) at stream "
-                     f"{fmt_time(field(s, 'stream-time'))}, utc {field(s, 'utc')}")
+                emit(f"ALERT object {field(s, 'object_id')} is now {field(s, 'verdict')} "
+                     f"(was {field(s, 'previous_verdict')}, smoothed "
+                     f"{field(s, 'smoothed_score'):.3f}) at stream "
+                     f"{fmt_time(field(s, 'timestamp'))}, utc {field(s, 'wall_clock')}")
         elif t == Gst.MessageType.EOS:
             self.loop.quit()
         elif t == Gst.MessageType.ERROR:
@@ -203,7 +249,8 @@ class Monitor:
         self.pipeline.set_state(Gst.State.NULL)
         c = self.counts
         print(f"summary: {c['buffers']} buffers ({c['buffers-with-rois']} with ROIs, "
-              f"{c['rois']} ROIs), {c['frames']} deepfake messages, {c['alerts']} alerts; "
+              f"{c['rois']} ROIs, {c['grids']} relevancy grids drawn), {c['frames']} deepfake "
+              f"messages, {c['alerts']} alerts; "
               f"detector: {self.detect.get_property('frames-analysed')} frames analysed, "
               f"{self.detect.get_property('frames-skipped')} skipped, "
               f"{self.detect.get_property('faces-analysed')} faces scored", flush=True)
@@ -219,6 +266,8 @@ def main():
     parser.add_argument("--no-roi", action="store_true", help="do not print buffer metadata")
     parser.add_argument("--no-frames", action="store_true",
                         help="do not print per-frame messages")
+    parser.add_argument("--relevancy", action="store_true",
+                        help="draw each face's relevancy grid as text")
     args = parser.parse_args()
     Gst.init(None)
     if not Gst.uri_is_valid(args.source) and not os.access(args.source, os.R_OK):

@@ -1,8 +1,8 @@
 #!/bin/sh
 # Prints deepfakedetect's bus messages for a video file: a `deepfake` message per analysed
-# frame (pts, stream-time, running-time, counters, and per face its object id, box, score,
-# smoothed score, label and verdict) and a `deepfake-alert` message whenever a face's verdict
-# changes (with the wall-clock time in utc).
+# frame (timestamp (stream time), pts, running_time, counters, and per face its object_id, box,
+# label, confidence, fake_probability, smoothed_score, verdict and analyses) and a
+# `deepfake-alert` message whenever a face's verdict changes (with its wall_clock time, UTC).
 #
 #   pipelines/file-messages.sh INPUT [--all]
 #

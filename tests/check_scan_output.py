@@ -40,10 +40,10 @@ def main():
             rules.check(abs(summary["score"] - expected) < 1e-6,
                         f"{name}: video score {summary['score']}, seed rule gives {expected}")
         print(f"{name}: {summary['verdict']}, score {summary['score']:.3f}, "
-              f"{len(summary['tracks'])} track(s), {summary['frames-analysed']} frames analysed "
-              f"of {summary['frames-decoded']}, {len(summary['fake-ranges'])} fake range(s), "
+              f"{len(summary['tracks'])} track(s), {summary['frames_analysed']} frames analysed "
+              f"of {summary['frames_decoded']}, {len(summary['fake_ranges'])} fake range(s), "
               f"{len(lines)} JSONL lines")
-    print(f"{len(report['files'])} file(s), exit status {report['exit-status']}, "
+    print(f"{len(report['files'])} file(s), exit status {report['exit_status']}, "
           f"{len(rules.FAILURES)} disagreement(s)")
     return 1 if rules.FAILURES else 0
 

@@ -135,16 +135,18 @@ START_TEST(test_face_metadata) {
     const std::string label = string_field(deepfake, "label");
     ck_assert(label == "fake" || label == "real");
     ck_assert_int_eq(int_field(deepfake, "label_id"), label == "fake" ? 1 : 0);
-    const double p = double_field(deepfake, "confidence");
+    const double p = double_field(deepfake, "fake_probability");
     ck_assert(p >= 0.0 && p <= 1.0);
+    // DL Streamer's confidence: of the label.
+    assert_near(double_field(deepfake, "confidence"), label == "fake" ? p : 1.0 - p, 1e-6);
     // Compared as std::string: ck_assert_str_eq would read the temporary after it is destroyed.
     ck_assert(string_field(deepfake, "model_name") == "test-spatial");
     ck_assert(string_field(deepfake, "attribute_name") == "deepfake");
     // One analysis: the smoothed score starts at the score itself.
-    assert_near(double_field(deepfake, "smoothed-score"), p, 1e-6);
+    assert_near(double_field(deepfake, "smoothed_score"), p, 1e-6);
     const std::string verdict = string_field(deepfake, "verdict");
     ck_assert(verdict == "fake" || verdict == "real");
-    ck_assert_int_eq(int_field(deepfake, "frames-analysed"), 1);
+    ck_assert_int_eq(int_field(deepfake, "analyses"), 1);
 
     const GstStructure *object = gst_video_region_of_interest_meta_get_param(roi, "object_id");
     assert_nonnull(object);
@@ -165,6 +167,19 @@ START_TEST(test_face_metadata) {
       hi = std::max(hi, relevancy->values[i]);
     }
     ck_assert(lo >= 0.f && hi <= 1.f && hi > lo);
+    // The same grid as a param, for consumers that cannot read the meta (Python).
+    const GstStructure *grid = gst_video_region_of_interest_meta_get_param(roi, "relevancy");
+    assert_nonnull(grid);
+    ck_assert_int_eq(int_field(grid, "width"), static_cast<int>(relevancy->grid_width));
+    ck_assert_int_eq(int_field(grid, "height"), static_cast<int>(relevancy->grid_height));
+    const GValue *values = gst_structure_get_value(grid, "values");
+    assert_nonnull(values);
+    ck_assert(GST_VALUE_HOLDS_ARRAY(values));
+    ck_assert_uint_eq(gst_value_array_get_size(values),
+                      relevancy->grid_width * relevancy->grid_height);
+    for (guint i = 0; i < gst_value_array_get_size(values); ++i) {
+      assert_near(g_value_get_float(gst_value_array_get_value(values, i)), relevancy->values[i]);
+    }
 
     // The meta survives a copy (transform) with the ROI it belongs to.
     GstBuffer *copy = gst_buffer_copy(out);
@@ -215,6 +230,12 @@ START_TEST(test_messages) {
   GstBus *bus = gst_bus_new();
   gst_element_set_bus(detect, bus);
   GstHarness *h = element_harness(detect, info);
+  // A segment whose stream time runs 10 s ahead of the PTS: `timestamp` is the stream time, as
+  // DL Streamer's gvametaconvert writes it, and `pts` the buffer's own.
+  GstSegment segment;
+  gst_segment_init(&segment, GST_FORMAT_TIME);
+  segment.time = 10 * GST_SECOND;
+  ck_assert(gst_harness_push_event(h, gst_event_new_segment(&segment)));
   const int frames = 3;
   for (int i = 0; i < frames; ++i) {
     ck_assert_int_eq(gst_harness_push(h, frame_from_bgr(bgr, "BGR", frame_pts(i))), GST_FLOW_OK);
@@ -225,14 +246,15 @@ START_TEST(test_messages) {
   while (GstMessage *message = gst_bus_pop_filtered(bus, GST_MESSAGE_ELEMENT)) {
     const GstStructure *s = gst_message_get_structure(message);
     if (gst_structure_has_name(s, "deepfake")) {
-      guint64 pts = 0, analysed = 0, skipped = 0, running = 0;
-      ck_assert(gst_structure_get_uint64(s, "timestamp", &pts));
+      guint64 pts = 0, timestamp = 0, analysed = 0, skipped = 0, running = 0;
+      ck_assert(gst_structure_get_uint64(s, "pts", &pts));
       ck_assert_uint_eq(pts, frame_pts(frame_messages));
-      ck_assert(gst_structure_get_uint64(s, "running-time", &running));
+      ck_assert(gst_structure_get_uint64(s, "timestamp", &timestamp));
+      ck_assert_uint_eq(timestamp, frame_pts(frame_messages) + 10 * GST_SECOND);
+      ck_assert(gst_structure_get_uint64(s, "running_time", &running));
       ck_assert_uint_eq(running, frame_pts(frame_messages));
-      ck_assert(gst_structure_has_field(s, "stream-time"));
-      ck_assert(gst_structure_get_uint64(s, "frames-analysed", &analysed));
-      ck_assert(gst_structure_get_uint64(s, "frames-skipped", &skipped));
+      ck_assert(gst_structure_get_uint64(s, "frames_analysed", &analysed));
+      ck_assert(gst_structure_get_uint64(s, "frames_skipped", &skipped));
       ck_assert_uint_ge(analysed, static_cast<guint64>(frame_messages + 1));
       ck_assert_uint_eq(skipped, 0);
       const GValue *faces = gst_structure_get_value(s, "faces");
@@ -240,24 +262,31 @@ START_TEST(test_messages) {
       ck_assert_uint_eq(gst_value_array_get_size(faces), 1);
       const GstStructure *face = gst_value_get_structure(gst_value_array_get_value(faces, 0));
       guint64 id = 0;
-      ck_assert(gst_structure_get_uint64(face, "object-id", &id));
+      ck_assert(gst_structure_get_uint64(face, "object_id", &id));
       ck_assert_uint_eq(id, 1);
-      ck_assert_int_gt(int_field(face, "width"), 0);
-      ck_assert(double_field(face, "score") >= 0.0);
-      ck_assert(double_field(face, "smoothed-score") >= 0.0);
+      ck_assert_int_gt(int_field(face, "w"), 0);
+      ck_assert_int_gt(int_field(face, "h"), 0);
+      const double p = double_field(face, "fake_probability");
+      ck_assert(p >= 0.0);
+      assert_near(double_field(face, "confidence"), p, 1e-6);  // the label is fake
+      ck_assert(double_field(face, "smoothed_score") >= 0.0);
+      ck_assert_int_eq(int_field(face, "analyses"), frame_messages + 1);
       ck_assert(string_field(face, "label") == "fake");
       ck_assert(string_field(face, "verdict") == "fake");
       ++frame_messages;
     } else if (gst_structure_has_name(s, "deepfake-alert")) {
-      guint64 id = 0, pts = 1;
-      ck_assert(gst_structure_get_uint64(s, "object-id", &id));
+      guint64 id = 0, pts = 1, timestamp = 0;
+      ck_assert(gst_structure_get_uint64(s, "object_id", &id));
       ck_assert_uint_eq(id, 1);
       ck_assert(string_field(s, "verdict") == "fake");
-      ck_assert(gst_structure_get_uint64(s, "timestamp", &pts));
+      ck_assert(string_field(s, "previous_verdict") == "real");
+      ck_assert(gst_structure_get_uint64(s, "pts", &pts));
       ck_assert_uint_eq(pts, 0);
-      ck_assert(gst_structure_has_field(s, "running-time"));
-      ck_assert(gst_structure_has_field(s, "stream-time"));
-      ck_assert_uint_ge(string_field(s, "utc").size(), 20);
+      ck_assert(gst_structure_get_uint64(s, "timestamp", &timestamp));
+      ck_assert_uint_eq(timestamp, 10 * GST_SECOND);
+      ck_assert(gst_structure_has_field(s, "running_time"));
+      ck_assert(double_field(s, "smoothed_score") >= 0.0);  // fake at threshold 0
+      ck_assert_uint_ge(string_field(s, "wall_clock").size(), 20);
       ++alerts;
     }
     gst_message_unref(message);

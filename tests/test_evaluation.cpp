@@ -19,7 +19,7 @@
 
 #include <opencv2/imgcodecs.hpp>
 
-#include "core/json.h"
+#include "core/json_strict.h"
 #include "core/torch_model.h"
 #include "evaluation/attention_rollout.h"
 #include "evaluation/deletion_test.h"
@@ -39,6 +39,7 @@
 
 namespace fs = std::filesystem;
 using namespace dfd::eval;
+namespace json = dfd::json;
 
 namespace {
 
@@ -468,40 +469,44 @@ START_TEST(test_report_schema) {
   ck_assert_uint_eq(problems.size(), 0);
 
   // Independently of check_report_schema: the keys a model card script reads, by type.
-  check_str(v.find("schema")->as_string(), "gst-deepfake/eval-report");
-  ck_assert_int_eq(static_cast<int>(v.find("schema_version")->as_number()), 1);
-  check_str(v.find("command")->as_string(), "deepfake-eval --data 'a b'");
-  check_str((*v.find("tool")->find("name")).as_string(), "deepfake-eval");
-  ck_assert_double_eq_tol(v.find("model")->find("threshold")->as_number(), 0.55, kEps);
-  check_str(v.find("split")->find("name")->as_string(), "validation");
-  check_str(v.find("split")->find("videos")->as_string(), "all");
-  ck_assert_int_eq(static_cast<int>(v.find("split")->find("val_percent")->as_number()), 20);
+  check_str(json::as_string(*json::find(v, "schema")), "gst-deepfake/eval-report");
+  ck_assert_int_eq(static_cast<int>(json::as_number(*json::find(v, "schema_version"))), 1);
+  check_str(json::as_string(*json::find(v, "command")), "deepfake-eval --data 'a b'");
+  check_str(json::as_string((*json::find(*json::find(v, "tool"), "name"))), "deepfake-eval");
+  ck_assert_double_eq_tol(json::as_number(*json::find(*json::find(v, "model"), "threshold")), 0.55,
+                          kEps);
+  check_str(json::as_string(*json::find(*json::find(v, "split"), "name")), "validation");
+  check_str(json::as_string(*json::find(*json::find(v, "split"), "videos")), "all");
+  ck_assert_int_eq(
+      static_cast<int>(json::as_number(*json::find(*json::find(v, "split"), "val_percent"))), 20);
   const dfd::json::Value &frame = *v.find("frame");
   const dfd::json::Value &overall = *frame.find("overall");
   for (const char *key : {"accuracy", "precision", "recall", "f1", "auc", "real", "fake"}) {
-    ck_assert_msg(overall.find(key) && overall.find(key)->is_number(), "frame.overall.%s", key);
+    ck_assert_msg(json::find(overall, key) && json::find(overall, key)->is_number(),
+                  "frame.overall.%s", key);
   }
-  ck_assert_double_eq_tol(overall.find("auc")->as_number(), 1.0, kEps);
-  ck_assert_int_eq(static_cast<int>(overall.find("confusion")->find("tp")->as_number()), 1);
-  ck_assert_uint_eq(frame.find("methods")->as_array().size(), 2);
-  ck_assert_uint_eq(frame.find("records")->as_array().size(), 2);
+  ck_assert_double_eq_tol(json::as_number(*json::find(overall, "auc")), 1.0, kEps);
+  ck_assert_int_eq(
+      static_cast<int>(json::as_number(*json::find(*json::find(overall, "confusion"), "tp"))), 1);
+  ck_assert_uint_eq(json::as_array(*json::find(frame, "methods")).size(), 2);
+  ck_assert_uint_eq(json::as_array(*json::find(frame, "records")).size(), 2);
   const dfd::json::Value &videos = *v.find("video")->find("videos");
-  ck_assert_double_eq_tol(videos.as_array()[0].find("score")->as_number(), 0.8, kEps);
-  check_str(videos.as_array()[0].find("deciding_identity")->as_string(), "track-1");
-  ck_assert(videos.as_array()[1].find("score")->is_null());
-  ck_assert(videos.as_array()[1].find("error")->is_string());
+  ck_assert_double_eq_tol(json::as_number(*json::find(json::as_array(videos)[0], "score")), 0.8,
+                          kEps);
+  check_str(json::as_string(*json::find(json::as_array(videos)[0], "deciding_identity")),
+            "track-1");
+  ck_assert(json::find(json::as_array(videos)[1], "score")->is_null());
+  ck_assert(json::find(json::as_array(videos)[1], "error")->is_string());
   const dfd::json::Value &curves = *v.find("deletion_test")->find("curves");
-  ck_assert_uint_eq(curves.as_array()[0].find("mean_logit")->as_array().size(), 3);
-  ck_assert_double_eq_tol(curves.as_array()[0].find("logit_area")->as_number(), 0.25, kEps);
-  ck_assert_double_eq_tol(v.find("deletion_test")
-                              ->find("per_image")
-                              ->as_array()[0]
-                              .find("logit_area")
-                              ->find("random")
-                              ->as_number(),
-                          1.25, kEps);
-  check_str(v.find("deletion_test")->find("space")->as_string(), "pixels");
-  check_str(v.find("token_deletion_test")->find("space")->as_string(), "tokens");
+  ck_assert_uint_eq(json::as_array(*json::find(json::as_array(curves)[0], "mean_logit")).size(), 3);
+  ck_assert_double_eq_tol(json::as_number(*json::find(json::as_array(curves)[0], "logit_area")),
+                          0.25, kEps);
+  const dfd::json::Value &first_image =
+      json::as_array(*json::find(*json::find(v, "deletion_test"), "per_image"))[0];
+  ck_assert_double_eq_tol(
+      json::as_number(*json::find(*json::find(first_image, "logit_area"), "random")), 1.25, kEps);
+  check_str(json::as_string(*json::find(*json::find(v, "deletion_test"), "space")), "pixels");
+  check_str(json::as_string(*json::find(*json::find(v, "token_deletion_test"), "space")), "tokens");
 
   // A one-class set has no AUC: null, not NaN (which is not JSON).
   EvalReport one_class = sample_report();
@@ -522,7 +527,7 @@ START_TEST(test_report_schema) {
 
   // The checker notices a missing key and a wrong type.
   dfd::json::Value broken = v;
-  broken.as_object().erase("threshold");
+  json::as_object(broken).erase("threshold");
   broken["split"]["val_percent"] = "twenty";
   const std::vector<std::string> found = check_report_schema(broken);
   ck_assert_uint_eq(found.size(), 2);

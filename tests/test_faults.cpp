@@ -100,7 +100,7 @@ void check_scored_face(GstBuffer *buffer, GstVideoRegionOfInterestMeta *roi, int
   assert_nonnull(deepfake);
   const std::string label = string_field(deepfake, "label");
   ck_assert_msg(label == "fake" || label == "real", "face not scored: label %s", label.c_str());
-  const double p = double_field(deepfake, "confidence");
+  const double p = double_field(deepfake, "fake_probability");
   ck_assert(p >= 0.0 && p <= 1.0);
   const GstDeepfakeRelevancyMeta *relevancy =
       gst_buffer_get_deepfake_relevancy_meta_for_roi(buffer, roi->id);

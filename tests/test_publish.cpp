@@ -32,7 +32,7 @@
 #include <utility>
 #include <vector>
 
-#include "core/json.h"
+#include "core/json_strict.h"
 #include "deepfakemeta.h"
 #include "publish_alerts.h"
 #include "publish_json.h"
@@ -59,6 +59,7 @@ namespace {
 
 namespace pub = dfd::gst::publish;
 using dfd::json::Value;
+namespace json = dfd::json;
 using Clock = std::chrono::steady_clock;
 
 constexpr int kWidth = 320;
@@ -90,7 +91,7 @@ struct Face {
   int id = 0;  // 0: no object_id param
   const char *verdict = "unknown";
   double smoothed = 0.0;
-  double confidence = 0.0;
+  double probability = 0.0;  // fake probability of the newest analysis
   guint x = 0, y = 0, w = 0, h = 0;
 };
 
@@ -108,14 +109,18 @@ void add_face(GstBuffer *buffer, const Face &face) {
                         0.75, "label_id", G_TYPE_INT, 0, "label", G_TYPE_STRING, "face", nullptr));
   const std::string verdict = face.verdict;
   const bool scored = verdict != "unknown";
-  const bool label_fake = face.confidence >= 0.55;
+  const bool label_fake = face.probability >= 0.55;
   gst_video_region_of_interest_meta_add_param(
       roi,
       gst_structure_new(GST_DEEPFAKE_PARAM_CLASSIFICATION, GST_DEEPFAKE_FIELD_LABEL, G_TYPE_STRING,
                         !scored      ? "unknown"
                         : label_fake ? "fake"
                                      : "real",
-                        GST_DEEPFAKE_FIELD_CONFIDENCE, G_TYPE_DOUBLE, face.confidence,
+                        GST_DEEPFAKE_FIELD_CONFIDENCE, G_TYPE_DOUBLE,
+                        !scored      ? 0.0
+                        : label_fake ? face.probability
+                                     : 1.0 - face.probability,
+                        GST_DEEPFAKE_FIELD_FAKE_PROBABILITY, G_TYPE_DOUBLE, face.probability,
                         GST_DEEPFAKE_FIELD_LABEL_ID, G_TYPE_INT,
                         !scored      ? -1
                         : label_fake ? 1
@@ -124,7 +129,7 @@ void add_face(GstBuffer *buffer, const Face &face) {
                         GST_DEEPFAKE_FIELD_ATTRIBUTE_NAME, G_TYPE_STRING, "deepfake",
                         GST_DEEPFAKE_FIELD_SMOOTHED_SCORE, G_TYPE_DOUBLE, face.smoothed,
                         GST_DEEPFAKE_FIELD_VERDICT, G_TYPE_STRING, face.verdict,
-                        GST_DEEPFAKE_FIELD_FRAMES_ANALYSED, G_TYPE_INT, scored ? 3 : 0, nullptr));
+                        GST_DEEPFAKE_FIELD_ANALYSES, G_TYPE_INT, scored ? 3 : 0, nullptr));
   if (face.id != 0) {
     gst_video_region_of_interest_meta_add_param(
         roi, gst_structure_new(GST_DEEPFAKE_PARAM_OBJECT_ID, GST_DEEPFAKE_FIELD_ID, G_TYPE_INT,
@@ -146,7 +151,7 @@ Face face(int id, const char *verdict, double smoothed = 0.5) {
   f.id = id;
   f.verdict = verdict;
   f.smoothed = smoothed;
-  f.confidence = smoothed;
+  f.probability = smoothed;
   f.x = 32;
   f.y = 24;
   f.w = 160;
@@ -155,15 +160,15 @@ Face face(int id, const char *verdict, double smoothed = 0.5) {
 }
 
 double number(const Value &object, const char *key) {
-  const Value *v = object.find(key);
+  const Value *v = json::find(object, key);
   ck_assert_msg(v != nullptr, "missing \"%s\"", key);
-  return v->as_number();
+  return json::as_number(*v);
 }
 
 std::string text(const Value &object, const char *key) {
-  const Value *v = object.find(key);
+  const Value *v = json::find(object, key);
   ck_assert_msg(v != nullptr, "missing \"%s\"", key);
-  return v->as_string();
+  return json::as_string(*v);
 }
 
 std::string read_file(const std::string &path) {
@@ -515,7 +520,7 @@ std::vector<double> without_redeliveries(const std::vector<double> &timestamps) 
 GST_START_TEST(test_frame_json_fields) {
   GstBuffer *buffer = frame(5, {});
   Face f = face(7, "fake", 0.8125);
-  f.confidence = 0.875;
+  f.probability = 0.875;
   f.x = 80;
   f.y = 60;
   f.w = 160;
@@ -537,8 +542,10 @@ GST_START_TEST(test_frame_json_fields) {
 
   const std::string dumped = dfd::json::dump(pub::frame_message(pub::roi_objects(buffer), context));
   const Value message = dfd::json::parse(dumped);
-  assert_number_eq(number(message, "timestamp"), 5.0 * kFrame);
-  assert_number_eq(number(message, "stream_time"), 123);
+  // As gvametaconvert: the stream time; the PTS beside it.
+  assert_number_eq(number(message, "timestamp"), 123);
+  assert_number_eq(number(message, "pts"), 5.0 * kFrame);
+  ck_assert(json::find(message, "stream_time") == nullptr);
   assert_number_eq(number(message, "running_time"), 456);
   assert_text_eq(text(message, "source").c_str(), "cam-a");
   assert_text_eq(text(message, "wall_clock").c_str(), "2025-11-26T08:20:29.123Z");
@@ -546,7 +553,7 @@ GST_START_TEST(test_frame_json_fields) {
   assert_number_eq(number(resolution, "width"), kWidth);
   assert_number_eq(number(resolution, "height"), kHeight);
 
-  const Value::Array &objects = message.find("objects")->as_array();
+  const json::Array &objects = json::as_array(*json::find(message, "objects"));
   ck_assert_uint_eq(objects.size(), 2);
   const Value &o = objects[0];
   assert_number_eq(number(o, "x"), 80);
@@ -568,10 +575,11 @@ GST_START_TEST(test_frame_json_fields) {
   assert_text_eq(text(deepfake, "label").c_str(), "fake");
   assert_number_eq(number(deepfake, "label_id"), 1);
   assert_number_eq(number(deepfake, "confidence"), 0.875);
-  assert_number_eq(number(deepfake, "smoothed-score"), 0.8125);
+  assert_number_eq(number(deepfake, "fake_probability"), 0.875);
+  assert_number_eq(number(deepfake, "smoothed_score"), 0.8125);
   assert_text_eq(text(deepfake, "verdict").c_str(), "fake");
-  assert_number_eq(number(deepfake, "frames-analysed"), 3);
-  assert_number_eq(number(deepfake, "track_id"), 7);
+  assert_number_eq(number(deepfake, "analyses"), 3);
+  assert_number_eq(number(deepfake, "object_id"), 7);
   assert_text_eq(text(deepfake, "model_name").c_str(), "test-model");
   assert_text_eq(text(*deepfake.find("model"), "name").c_str(), "test-model");
 
@@ -579,16 +587,16 @@ GST_START_TEST(test_frame_json_fields) {
   assert_number_eq(number(other, "x"), 1);
   assert_number_eq(number(other, "h"), 4);
   assert_text_eq(text(other, "roi_type").c_str(), "person");
-  ck_assert(other.find("id") == nullptr);
-  ck_assert(other.find("detection") == nullptr);
+  ck_assert(json::find(other, "id") == nullptr);
+  ck_assert(json::find(other, "detection") == nullptr);
   gst_buffer_unref(buffer);
 
   // Invalid times are left out rather than written as 2^64 - 1.
   pub::FrameContext untimed;
   const Value empty = pub::frame_message({}, untimed);
-  ck_assert(empty.find("objects") == nullptr);
-  ck_assert(empty.find("timestamp") == nullptr);
-  ck_assert(empty.find("running_time") == nullptr);
+  ck_assert(json::find(empty, "objects") == nullptr);
+  ck_assert(json::find(empty, "timestamp") == nullptr);
+  ck_assert(json::find(empty, "running_time") == nullptr);
 }
 GST_END_TEST;
 
@@ -629,7 +637,7 @@ GST_START_TEST(test_verdict_alerts) {
   pub::FrameContext context;
   context.width = kWidth;
   context.height = kHeight;
-  context.pts = 40;
+  context.pts = 1040;
   context.stream_time = 40;
   context.running_time = 0;
   context.source = "cam";
@@ -639,12 +647,15 @@ GST_START_TEST(test_verdict_alerts) {
   assert_text_eq(text(alert, "source").c_str(), "cam");
   assert_text_eq(text(alert, "wall_clock").c_str(), "2025-11-26T08:20:29.123Z");
   assert_number_eq(number(alert, "timestamp"), 40);
-  assert_number_eq(number(alert, "stream_time"), 40);
+  assert_number_eq(number(alert, "pts"), 1040);
+  ck_assert(json::find(alert, "stream_time") == nullptr);
   assert_number_eq(number(alert, "running_time"), 0);
   assert_number_eq(number(alert, "id"), 2);
   assert_text_eq(text(alert, "verdict").c_str(), "fake");
   assert_text_eq(text(alert, "previous_verdict").c_str(), "real");
   assert_number_eq(number(alert, "smoothed_score"), 0.9);
+  assert_number_eq(number(alert, "fake_probability"), 0.9);
+  ck_assert(json::find(alert, "confidence") == nullptr);
   assert_number_eq(number(alert, "x"), 32);
   assert_number_eq(number(*alert.find("bounding_box"), "y_max"), 0.6);
 }
@@ -671,7 +682,7 @@ GST_START_TEST(test_file_json_lines) {
   for (std::string line; std::getline(lines, line);) parsed.push_back(dfd::json::parse(line));
   ck_assert_uint_eq(parsed.size(), 3);
   assert_number_eq(number(parsed[0], "timestamp"), 0);
-  ck_assert(parsed[0].find("type") == nullptr);
+  ck_assert(json::find(parsed[0], "type") == nullptr);
   assert_text_eq(text(parsed[0], "source").c_str(), "cam-b");
   assert_number_eq(number(parsed[1], "timestamp"), 2.0 * kFrame);
   assert_text_eq(text(parsed[2], "type").c_str(), "alert");
@@ -697,9 +708,9 @@ GST_START_TEST(test_file_json_array) {
   // Complete at EOS, before the element stops.
   const Value document = dfd::json::parse(read_file(path));
   gst_harness_teardown(h);
-  const Value::Array &items = document.as_array();
+  const json::Array &items = json::as_array(document);
   ck_assert_uint_eq(items.size(), 4);
-  ck_assert(items[1].find("objects") == nullptr);  // the empty frame, published on request
+  ck_assert(json::find(items[1], "objects") == nullptr);  // the empty frame, published on request
   assert_number_eq(number(items[3], "timestamp"), 3.0 * kFrame);
   assert_text_eq(text(items[3], "source").c_str(), name.c_str());
 
@@ -710,7 +721,7 @@ GST_START_TEST(test_file_json_array) {
   h = publisher(quiet);
   push_through(h, frame(0, {}));
   gst_harness_teardown(h);
-  ck_assert_uint_eq(dfd::json::parse(read_file(path)).as_array().size(), 0);
+  ck_assert_uint_eq(json::as_array(dfd::json::parse(read_file(path))).size(), 0);
   std::remove(path.c_str());
   rmdir(dir.c_str());
 }
@@ -770,7 +781,7 @@ GST_START_TEST(test_mqtt_frames_and_alerts) {
     assert_text_eq(text(r.json, "source").c_str(), "camera-1");
     if (r.topic == "df/alerts") alerts.push_back(&r.json);
     if (r.topic == "df/frames") {
-      const Value::Array &objects = r.json.find("objects")->as_array();
+      const json::Array &objects = json::as_array(*json::find(r.json, "objects"));
       ck_assert_uint_eq(objects.size(), 2);
       assert_number_eq(number(objects[1], "id"), 2);
     }
@@ -1046,8 +1057,8 @@ GST_START_TEST(test_alerts_match_detector) {
     if (GST_MESSAGE_TYPE(m) == GST_MESSAGE_ELEMENT && gst_structure_has_name(s, "deepfake-alert")) {
       guint64 id = 0, pts = 0;
       double smoothed = 0;
-      gst_structure_get(s, "object-id", G_TYPE_UINT64, &id, "timestamp", G_TYPE_UINT64, &pts,
-                        "smoothed-score", G_TYPE_DOUBLE, &smoothed, nullptr);
+      gst_structure_get(s, "object_id", G_TYPE_UINT64, &id, "pts", G_TYPE_UINT64, &pts,
+                        "smoothed_score", G_TYPE_DOUBLE, &smoothed, nullptr);
       posted.push_back({static_cast<double>(id), static_cast<double>(pts), smoothed,
                         gst_structure_get_string(s, "verdict")});
     }
@@ -1062,12 +1073,12 @@ GST_START_TEST(test_alerts_match_detector) {
   std::istringstream lines(read_file(path));
   for (std::string line; std::getline(lines, line);) {
     const Value v = dfd::json::parse(line);
-    if (v.find("type") == nullptr) {
+    if (json::find(v, "type") == nullptr) {
       ++frames;
       continue;
     }
     published.push_back(
-        {number(v, "id"), number(v, "timestamp"), number(v, "smoothed_score"), text(v, "verdict")});
+        {number(v, "id"), number(v, "pts"), number(v, "smoothed_score"), text(v, "verdict")});
   }
   std::printf("detector: %zu frame messages, %zu alerts posted, %zu published\n", frames,
               posted.size(), published.size());

@@ -52,18 +52,19 @@ def is_number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-FACE_FIELDS = {"object-id": is_number, "x": is_number, "y": is_number, "width": is_number,
-               "height": is_number, "detection-confidence": is_number,
-               "scored": lambda v: isinstance(v, bool), "score": is_number,
-               "smoothed-score": is_number, "label": lambda v: v in ("fake", "real", "unknown"),
+FACE_FIELDS = {"object_id": is_number, "x": is_number, "y": is_number, "w": is_number,
+               "h": is_number, "detection_confidence": is_number,
+               "scored": lambda v: isinstance(v, bool), "confidence": is_number,
+               "fake_probability": is_number, "smoothed_score": is_number,
+               "analyses": is_number, "label": lambda v: v in ("fake", "real", "unknown"),
                "verdict": lambda v: v in ("fake", "real", "unknown")}
 
 
 def check_line_schema(line, where):
     for problem in json_schema.problems(line, "scan-line"):
         check(False, f"{where}: {problem}")
-    for key in ("source", "frame", "timestamp", "stream-time", "running-time", "duration",
-                "seconds", "time", "frames-analysed", "frames-skipped", "resolution", "faces",
+    for key in ("source", "frame", "timestamp", "pts", "running_time", "duration",
+                "seconds", "time", "frames_analysed", "frames_skipped", "resolution", "faces",
                 "objects"):
         check(key in line, f"{where}: JSONL line lacks '{key}'")
     check(is_number(line.get("timestamp")), f"{where}: timestamp is not a number")
@@ -80,11 +81,19 @@ def check_line_schema(line, where):
         check(all(0.0 <= box.get(k, -1) <= 1.0 for k in ("x_min", "y_min", "x_max", "y_max")),
               f"{where}: bounding_box not normalised: {box}")
         check(box.get("x_min", 1) < box.get("x_max", 0), f"{where}: empty bounding box")
-        check(obj.get("id") == face.get("object-id") and obj.get("roi_type") == "face",
+        check(obj.get("id") == face.get("object_id") and obj.get("roi_type") == "face",
               f"{where}: object id/roi_type")
         deepfake = obj.get("deepfake", {})
+        # The confidence of the label (DL Streamer's meaning) beside the fake probability.
+        p = face.get("fake_probability")
+        expected = 0.0 if face.get("label") == "unknown" else p if face.get("label") == "fake" \
+            else 1.0 - p
+        check(abs(face.get("confidence") - expected) < 1e-6,
+              f"{where}: confidence {face.get('confidence')} is not the label's ({expected})")
         check(deepfake.get("label") == face.get("label") and
-              deepfake.get("confidence") == face.get("score") and
+              deepfake.get("confidence") == face.get("confidence") and
+              deepfake.get("fake_probability") == p and
+              deepfake.get("object_id") == face.get("object_id") and
               isinstance(deepfake.get("model", {}).get("name"), str),
               f"{where}: deepfake object does not repeat the face's label/score/model")
 
@@ -92,23 +101,23 @@ def check_line_schema(line, where):
 def check_summary_schema(report):
     for problem in json_schema.problems(report, "scan-summary"):
         check(False, f"summary: {problem}")
-    check(report.get("schema") == "gst-deepfake/scan-summary" and report.get("version") == 1,
+    check(report.get("schema") == "gst-deepfake/scan-summary" and report.get("version") == 2,
           "summary schema/version")
-    for key in ("command", "model", "threshold", "inference-interval", "files", "totals",
-                "input-errors", "exit-status"):
+    for key in ("command", "model", "threshold", "inference_interval", "files", "totals",
+                "input_errors", "exit_status"):
         check(key in report, f"summary lacks '{key}'")
     for f in report.get("files", []):
-        for key in ("path", "verdict", "error", "threshold", "score", "deciding-track",
-                    "frames-decoded", "frames-analysed", "faces", "wall-seconds", "fps",
-                    "tracks", "fake-ranges", "jsonl", "annotated", "width", "height",
+        for key in ("path", "verdict", "error", "threshold", "score", "deciding_track",
+                    "frames_decoded", "frames_analysed", "faces", "wall_seconds", "fps",
+                    "tracks", "fake_ranges", "jsonl", "annotated", "width", "height",
                     "duration"):
             check(key in f, f"{f.get('path')}: summary lacks '{key}'")
         check(f.get("verdict") in ("fake", "real", "no-face", "error"), f"verdict {f.get('verdict')}")
         for t in f.get("tracks", []):
-            check(all(k in t for k in ("object-id", "score", "frames", "fake-frames", "first",
+            check(all(k in t for k in ("object_id", "score", "frames", "fake_frames", "first",
                                        "last")), f"{f['path']}: track fields")
-        for r in f.get("fake-ranges", []):
-            check(all(k in r for k in ("start", "end", "frames", "max-score", "object-ids")),
+        for r in f.get("fake_ranges", []):
+            check(all(k in r for k in ("start", "end", "frames", "max_score", "object_ids")),
                   f"{f['path']}: range fields")
             check(r["start"]["seconds"] <= r["end"]["seconds"], f"{f['path']}: range ends first")
 
@@ -116,26 +125,27 @@ def check_summary_schema(report):
 def check_against_lines(summary, lines):
     """The summary's figures recomputed from its own JSONL lines."""
     name = summary["path"]
-    check(summary["frames-analysed"] == len(lines), f"{name}: frames-analysed != JSONL lines")
-    check(summary["frames-decoded"] >= len(lines), f"{name}: more analysed than decoded")
+    check(summary["frames_analysed"] == len(lines), f"{name}: frames-analysed != JSONL lines")
+    check(summary["frames_decoded"] >= len(lines), f"{name}: more analysed than decoded")
     frames = [line["frame"] for line in lines]
     check(frames == sorted(set(frames)), f"{name}: JSONL frames not increasing")
     scored = [(line, face) for line in lines for face in line["faces"] if face["scored"]]
     check(summary["faces"] == len(scored), f"{name}: faces {summary['faces']} != {len(scored)}")
     by_track = {}
     for line, face in scored:
-        by_track.setdefault(face["object-id"], []).append((line["seconds"], face["score"]))
-    check(sorted(t["object-id"] for t in summary["tracks"]) == sorted(by_track),
+        by_track.setdefault(face["object_id"], []).append((line["seconds"],
+                                                          face["fake_probability"]))
+    check(sorted(t["object_id"] for t in summary["tracks"]) == sorted(by_track),
           f"{name}: track ids differ from the JSONL's")
     for t in summary["tracks"]:
-        seen = by_track.get(t["object-id"], [])
-        check(t["frames"] == len(seen), f"{name}: track {t['object-id']} frames")
+        seen = by_track.get(t["object_id"], [])
+        check(t["frames"] == len(seen), f"{name}: track {t['object_id']} frames")
         if seen:
             mean = sum(s for _, s in seen) / len(seen)
-            check(abs(t["score"] - mean) < 1e-6, f"{name}: track {t['object-id']} mean score")
+            check(abs(t["score"] - mean) < 1e-6, f"{name}: track {t['object_id']} mean score")
             check(abs(t["first"]["seconds"] - seen[0][0]) < 1e-9 and
                   abs(t["last"]["seconds"] - seen[-1][0]) < 1e-9,
-                  f"{name}: track {t['object-id']} first/last time")
+                  f"{name}: track {t['object_id']} first/last time")
     # Fake ranges: maximal runs of analysed frames with a face labelled fake.
     runs, current = [], None
     for i, line in enumerate(lines):
@@ -150,7 +160,7 @@ def check_against_lines(summary, lines):
             current = None
     if current:
         runs.append(current)
-    got = [(r["start"]["seconds"], r["end"]["seconds"], r["frames"]) for r in summary["fake-ranges"]]
+    got = [(r["start"]["seconds"], r["end"]["seconds"], r["frames"]) for r in summary["fake_ranges"]]
     check(len(got) == len(runs) and all(
         abs(a[0] - b[0]) < 1e-6 and abs(a[1] - b[1]) < 1e-6 and a[2] == b[2]
         for a, b in zip(got, runs)), f"{name}: fake ranges {got} != {runs} from the JSONL")
@@ -191,8 +201,8 @@ def check_interrupted(scan, clips, work):
     files = report["files"]
     print(f"interrupted: {len(files)} of 6 files in the summary: "
           + ", ".join(f"{os.path.basename(f['path'])} {f['verdict']} ({f['error']}, "
-                      f"{f['frames-analysed']} frames)" for f in files))
-    check(report["exit-status"] == 130, "interrupted: the summary's exit-status is 130")
+                      f"{f['frames_analysed']} frames)" for f in files))
+    check(report["exit_status"] == 130, "interrupted: the summary's exit_status is 130")
     check(1 <= len(files) < 6, f"interrupted: {len(files)} files summarised, expected 1 to 5")
     check(files[0]["error"] is None, "interrupted: the first file finished before the signal")
     check(report["totals"]["files"] == len(files), "interrupted: totals count the files listed")
@@ -228,12 +238,12 @@ def main():
                "--summary", os.path.join(work, "t1.json"), videos], 0)
     t1 = json.load(open(os.path.join(work, "t1.json")))
     check_summary_schema(t1)
-    check(t1["exit-status"] == 0 and t1["totals"]["files"] == 3, "t1 totals")
+    check(t1["exit_status"] == 0 and t1["totals"]["files"] == 3, "t1 totals")
     t1_lines = {}
     for f in t1["files"]:
-        check(f["verdict"] == "real" and f["fake-ranges"] == [] and f["error"] is None,
+        check(f["verdict"] == "real" and f["fake_ranges"] == [] and f["error"] is None,
               f"{f['path']}: threshold 1.0 must give real without fake ranges")
-        check(f["tracks"] and f["frames-analysed"] == f["frames-decoded"] > 0,
+        check(f["tracks"] and f["frames_analysed"] == f["frames_decoded"] > 0,
               f"{f['path']}: every frame analysed, faces tracked")
         lines = read_jsonl(f["jsonl"])
         for i, line in enumerate(lines):
@@ -259,7 +269,7 @@ def main():
         check_against_lines(f, lines)
         check(f["verdict"] == "fake", f"{base}: threshold 0 must give fake")
         with_faces = [line for line in lines if line["faces"]]
-        ranges = f["fake-ranges"]
+        ranges = f["fake_ranges"]
         check(ranges and with_faces and
               ranges[0]["start"]["seconds"] <= with_faces[0]["seconds"] and
               ranges[-1]["end"]["seconds"] >= with_faces[-1]["seconds"] and
@@ -271,17 +281,17 @@ def main():
         check(len(lines) == len(ref), f"{base}: jobs 2 analysed {len(lines)} frames, jobs 1 {len(ref)}")
         for a, b in zip(lines, ref):
             same = a["frame"] == b["frame"] and len(a["faces"]) == len(b["faces"]) and all(
-                fa["object-id"] == fb["object-id"] and
-                (fa["x"], fa["y"], fa["width"], fa["height"]) ==
-                (fb["x"], fb["y"], fb["width"], fb["height"]) and
-                abs(fa["score"] - fb["score"]) < 1e-4
+                fa["object_id"] == fb["object_id"] and
+                (fa["x"], fa["y"], fa["w"], fa["h"]) ==
+                (fb["x"], fb["y"], fb["w"], fb["h"]) and
+                abs(fa["fake_probability"] - fb["fake_probability"]) < 1e-4
                 for fa, fb in zip(a["faces"], b["faces"]))
             if not check(same, f"{base} frame {a['frame']}: jobs 2 differs from jobs 1"):
                 break
         ref_summary = [g for g in t1["files"] if os.path.basename(g["path"]) == base][0]
         # Track means do not depend on the threshold (the video score does: it picks a mean).
-        check([(t["object-id"], t["frames"]) for t in f["tracks"]] ==
-              [(t["object-id"], t["frames"]) for t in ref_summary["tracks"]] and
+        check([(t["object_id"], t["frames"]) for t in f["tracks"]] ==
+              [(t["object_id"], t["frames"]) for t in ref_summary["tracks"]] and
               all(abs(a["score"] - b["score"]) < 1e-4
                   for a, b in zip(f["tracks"], ref_summary["tracks"])),
               f"{base}: jobs 2 tracks differ from jobs 1")
@@ -309,9 +319,9 @@ def main():
     good = verdicts.get(os.path.basename(clips[1]), {})
     ref_good = [g for g in t1["files"] if os.path.basename(g["path"]) == os.path.basename(clips[1])]
     check(good.get("verdict") == "real" and ref_good and
-          good.get("frames-analysed") == ref_good[0]["frames-analysed"],
+          good.get("frames_analysed") == ref_good[0]["frames_analysed"],
           "the good file among broken ones is still scanned and summarised")
-    check(bad["exit-status"] == 2 and bad["totals"]["errors"] == 3, "errors counted")
+    check(bad["exit_status"] == 2 and bad["totals"]["errors"] == 3, "errors counted")
     check(os.path.basename(clips[1]) + ": real" in done.stdout, "human summary of the good file")
 
     check_interrupted(scan, clips, work)

@@ -16,7 +16,7 @@ enum class DetectorKind { Hog, Haar, Yunet };
 struct DetectorOptions {
   DetectorKind kind = DetectorKind::Hog;
   int max_width = 640;       // detection runs on a copy at most this wide (0: full size)
-  int min_face_size = 64;    // in full-frame pixels; smaller faces are ignored
+  int min_face_size = 64;    // longer box side, full-frame pixels; smaller faces are ignored
   std::string haar_cascade;  // empty: OpenCV's haarcascade_frontalface_default.xml from opencv-data
   std::string yunet_model;   // empty: default_yunet_model_path()
   float yunet_score_threshold = 0.7f;

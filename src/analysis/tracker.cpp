@@ -14,6 +14,33 @@ float intersection_over_union(const cv::Rect &a, const cv::Rect &b) {
 }
 
 std::vector<uint64_t> Tracker::associate(const std::vector<FaceBox> &faces) {
+  return associate(faces, std::vector<uint64_t>(faces.size(), 0));
+}
+
+std::vector<uint64_t> Tracker::associate(const std::vector<FaceBox> &faces,
+                                         const std::vector<uint64_t> &given_ids) {
+  std::vector<uint64_t> ids(faces.size(), 0);
+  std::vector<bool> track_taken(tracks_.size(), false);
+  const auto take = [&](size_t t, size_t f) {
+    track_taken[t] = true;
+    Track &track = tracks_[t];
+    track.box = faces[f].box;
+    track.detection_confidence = faces[f].confidence;
+    track.missed = 0;
+    ids[f] = track.id;
+  };
+  // An upstream tracker's id says which face this is better than any overlap can.
+  for (size_t f = 0; f < faces.size(); ++f) {
+    const uint64_t given = f < given_ids.size() ? given_ids[f] : 0;
+    if (given == 0) continue;
+    for (size_t t = 0; t < tracks_.size(); ++t) {
+      if (tracks_[t].id == given && !track_taken[t]) {
+        take(t, f);
+        break;
+      }
+    }
+  }
+
   // Greedy rather than Hungarian: faces in one frame rarely overlap, and taking the best
   // overlap first is what makes a face keep its id when a neighbour moves close to it.
   struct Candidate {
@@ -23,7 +50,9 @@ std::vector<uint64_t> Tracker::associate(const std::vector<FaceBox> &faces) {
   };
   std::vector<Candidate> candidates;
   for (size_t t = 0; t < tracks_.size(); ++t) {
+    if (track_taken[t]) continue;
     for (size_t f = 0; f < faces.size(); ++f) {
+      if (ids[f] != 0 || (f < given_ids.size() && given_ids[f] != 0)) continue;
       const float iou = intersection_over_union(tracks_[t].box, faces[f].box);
       if (iou >= options_.iou_threshold && iou > 0.f) candidates.push_back({iou, t, f});
     }
@@ -32,17 +61,9 @@ std::vector<uint64_t> Tracker::associate(const std::vector<FaceBox> &faces) {
   std::sort(candidates.begin(), candidates.end(), [](const Candidate &a, const Candidate &b) {
     return std::tie(b.iou, a.track, a.face) < std::tie(a.iou, b.track, b.face);
   });
-
-  std::vector<uint64_t> ids(faces.size(), 0);
-  std::vector<bool> track_taken(tracks_.size(), false);
   for (const Candidate &c : candidates) {
     if (track_taken[c.track] || ids[c.face] != 0) continue;
-    track_taken[c.track] = true;
-    Track &track = tracks_[c.track];
-    track.box = faces[c.face].box;
-    track.detection_confidence = faces[c.face].confidence;
-    track.missed = 0;
-    ids[c.face] = track.id;
+    take(c.track, c.face);
   }
 
   for (size_t t = 0; t < tracks_.size(); ++t) {
@@ -55,8 +76,10 @@ std::vector<uint64_t> Tracker::associate(const std::vector<FaceBox> &faces) {
 
   for (size_t f = 0; f < faces.size(); ++f) {
     if (ids[f] != 0) continue;
+    const uint64_t given = f < given_ids.size() ? given_ids[f] : 0;
     Track track;
-    track.id = next_id_++;
+    track.id = given != 0 ? given : next_id_++;
+    next_id_ = std::max(next_id_, track.id + 1);
     track.box = faces[f].box;
     track.detection_confidence = faces[f].confidence;
     tracks_.push_back(std::move(track));
@@ -101,7 +124,9 @@ VerdictChange Tracker::add_score(uint64_t id, float probability, RelevancyGrid r
 bool Tracker::wants_analysis(uint64_t id, int64_t frame_index, int reclassify_interval) const {
   const Track *track = find(id);
   if (track == nullptr) return false;
-  if (track->last_submitted_frame < 0 || reclassify_interval <= 1) return true;
+  if (track->last_submitted_frame < 0) return true;
+  if (reclassify_interval <= 0) return false;
+  if (reclassify_interval == 1) return true;
   return frame_index - track->last_submitted_frame >= reclassify_interval;
 }
 

@@ -50,11 +50,17 @@ class Tracker {
   // One detection round: returns the track id for each face, in the same order. Unmatched
   // tracks age and are dropped after max_missed rounds.
   std::vector<uint64_t> associate(const std::vector<FaceBox> &faces);
+  // The same for regions whose tracking id comes from upstream (an object_id given with a
+  // region of interest): a face with a non-zero entry in `given_ids` continues the track of
+  // that id, or starts one with it; faces with 0 are associated by overlap as above. Ids made
+  // here then continue above the highest given one. `given_ids` is as long as `faces`.
+  std::vector<uint64_t> associate(const std::vector<FaceBox> &faces,
+                                  const std::vector<uint64_t> &given_ids);
   // Applies an analysis result. A track that was dropped meanwhile is ignored.
   VerdictChange add_score(uint64_t id, float probability, RelevancyGrid relevancy,
                           int64_t frame_index);
-  // Whether the track should be analysed again at `frame_index` (reclassify_interval frames
-  // after its last submission; 0 or 1 means every time).
+  // Whether the track should be analysed at `frame_index`: always before its first
+  // submission; after it, reclassify_interval frames later (1: every time; 0: never again).
   bool wants_analysis(uint64_t id, int64_t frame_index, int reclassify_interval) const;
   void mark_submitted(uint64_t id, int64_t frame_index);
 

@@ -27,7 +27,8 @@ std::string canonical_path(const std::string &path) {
   return ec ? path : canonical.string();
 }
 
-std::string canonical_device(const std::string &device) {
+std::string canonical_device(const std::string &name) {
+  const std::string device = torch_device_name(name);
   return device == "cuda" ? "cuda:0" : device;
 }
 
@@ -66,7 +67,8 @@ class BatcherImpl final : public Batcher {
   const std::string &canonical_device_name() const { return canonical_device_; }
 
   std::future<std::vector<Prediction>> submit(std::vector<uint8_t> faces, size_t count,
-                                              bool explain) override {
+                                              bool explain,
+                                              std::function<void()> on_done) override {
     if (faces.size() != count * face_bytes_) {
       throw std::invalid_argument("batcher: " + std::to_string(faces.size()) + " bytes for " +
                                   std::to_string(count) + " faces of " +
@@ -76,8 +78,10 @@ class BatcherImpl final : public Batcher {
     std::future<std::vector<Prediction>> future = request.promise.get_future();
     if (count == 0) {
       request.promise.set_value({});
+      if (on_done) on_done();
       return future;
     }
+    request.on_done = std::move(on_done);
     request.faces = std::move(faces);
     request.count = count;
     request.explain = explain;
@@ -105,6 +109,7 @@ class BatcherImpl final : public Batcher {
     bool explain = false;
     Clock::time_point enqueued;
     std::promise<std::vector<Prediction>> promise;
+    std::function<void()> on_done;
   };
 
   void run() {
@@ -197,14 +202,18 @@ class BatcherImpl final : public Batcher {
   static void fulfil(std::vector<Request> &batch, Outcome outcome) {
     if (outcome.error) {
       for (Request &r : batch) r.promise.set_exception(outcome.error);
-      return;
+    } else {
+      auto next = outcome.predictions.begin();
+      for (Request &r : batch) {
+        const auto end = next + static_cast<std::ptrdiff_t>(r.count);
+        r.promise.set_value(
+            std::vector<Prediction>(std::make_move_iterator(next), std::make_move_iterator(end)));
+        next = end;
+      }
     }
-    auto next = outcome.predictions.begin();
+    // After every promise of the batch is kept: a woken caller may look at any of them.
     for (Request &r : batch) {
-      const auto end = next + static_cast<std::ptrdiff_t>(r.count);
-      r.promise.set_value(
-          std::vector<Prediction>(std::make_move_iterator(next), std::make_move_iterator(end)));
-      next = end;
+      if (r.on_done) r.on_done();
     }
   }
 

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <future>
 #include <memory>
 #include <string>
@@ -41,9 +42,13 @@ class Batcher {
   virtual const std::string &model_path() const = 0;
   // `faces`: count model-input crops packed as Engine::infer wants them. The future holds one
   // Prediction per face, or the exception infer threw. A batch explains every face in it if
-  // any request in it asks for explanation.
+  // any request in it asks for explanation. `on_done`, when set, is called on the batcher's
+  // thread once the future is ready (with a value or an exception), so that a caller can sleep
+  // on its own condition instead of polling the future; it must not block, and must not
+  // submit.
   virtual std::future<std::vector<Prediction>> submit(std::vector<uint8_t> faces, size_t count,
-                                                      bool explain) = 0;
+                                                      bool explain,
+                                                      std::function<void()> on_done = {}) = 0;
   virtual BatcherStats stats() const = 0;
   virtual BatcherOptions options() const = 0;
 };

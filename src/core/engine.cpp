@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <mutex>
 #include <optional>
@@ -37,7 +38,18 @@ bool cuda_available() {
   return torch::cuda::is_available();
 }
 
-static torch::Device parse_device(const std::string &device) {
+std::string torch_device_name(const std::string &device) {
+  std::string lower = device;
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (lower == "cpu" || lower == "cuda" || lower.rfind("cuda:", 0) == 0) return lower;
+  if (lower == "gpu") return "cuda";
+  if (lower.rfind("gpu.", 0) == 0) return "cuda:" + lower.substr(4);
+  return device;
+}
+
+static torch::Device parse_device(const std::string &name) {
+  const std::string device = torch_device_name(name);
   if (device == "cpu") return torch::Device(torch::kCPU);
   if (device == "cuda") return torch::Device(torch::kCUDA, 0);
   if (device.rfind("cuda:", 0) == 0) {
@@ -48,7 +60,8 @@ static torch::Device parse_device(const std::string &device) {
       return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(value));
     }
   }
-  throw std::invalid_argument("device '" + device + "' is not one of cpu, cuda, cuda:N");
+  throw std::invalid_argument("device '" + name +
+                              "' is not one of cpu, cuda, cuda:N (or CPU, GPU, GPU.N)");
 }
 
 void check_device(const std::string &device) {
@@ -177,7 +190,7 @@ std::unique_ptr<Engine> Engine::load(const std::string &model_path, const Engine
 
   auto impl = std::make_unique<Impl>();
   impl->model_path = model_path;
-  impl->device_name = options.device;
+  impl->device_name = torch_device_name(options.device);
   impl->config = file.config();
   impl->device = parse_device(options.device);
   impl->precision = options.precision;

@@ -56,6 +56,10 @@ struct EngineOptions {
 void configure_cpu_runtime();
 
 bool cuda_available();
+// The LibTorch name of a device given as LibTorch ("cpu", "cuda", "cuda:N") or DL Streamer
+// ("CPU", "GPU", "GPU.N": a CUDA GPU here) names it, in any case; other text is returned as it
+// is (check_device then says what is accepted).
+std::string torch_device_name(const std::string &device);
 // Throws std::invalid_argument for malformed device strings, and std::runtime_error when the
 // LibTorch build or the machine cannot provide the device.
 void check_device(const std::string &device);

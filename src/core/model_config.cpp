@@ -48,7 +48,7 @@ class ConfigReader {
   // Rejects keys outside `allowed`: a misspelt optional field must not be silently ignored.
   void check_keys(const json::Value &object, const std::string &prefix,
                   std::initializer_list<const char *> allowed) const {
-    for (const auto &[key, value] : object.as_object()) {
+    for (const auto &[key, value] : json::as_object(object)) {
       (void)value;
       bool known = false;
       std::string list;
@@ -62,7 +62,7 @@ class ConfigReader {
 
   const json::Value &require(const json::Value &object, const std::string &prefix,
                              const std::string &key) const {
-    const json::Value *value = object.find(key);
+    const json::Value *value = json::find(object, key);
     if (!value) fail(prefix + key, "missing");
     return *value;
   }
@@ -77,25 +77,25 @@ class ConfigReader {
                            const std::string &key) const {
     const json::Value &value = require(object, prefix, key);
     if (!value.is_string()) fail(prefix + key, "must be a string, got " + describe(value));
-    return value.as_string();
+    return json::as_string(value);
   }
 
   int int_field(const json::Value &object, const std::string &prefix, const std::string &key,
                 int low, int high) const {
     const json::Value &value = require(object, prefix, key);
     const std::string range = "[" + std::to_string(low) + ", " + std::to_string(high) + "]";
-    if (!value.is_number() || value.as_number() != std::floor(value.as_number()) ||
-        value.as_number() < low || value.as_number() > high) {
+    if (!value.is_number() || json::as_number(value) != std::floor(json::as_number(value)) ||
+        json::as_number(value) < low || json::as_number(value) > high) {
       fail(prefix + key, "must be an integer in " + range + ", got " + describe(value));
     }
-    return static_cast<int>(value.as_number());
+    return static_cast<int>(json::as_number(value));
   }
 
   double number_field(const json::Value &object, const std::string &prefix,
                       const std::string &key) const {
     const json::Value &value = require(object, prefix, key);
     if (!value.is_number()) fail(prefix + key, "must be a number, got " + describe(value));
-    return value.as_number();
+    return json::as_number(value);
   }
 
   // Reads three finite float32 values; `positive` additionally requires each to be > 0 (a
@@ -103,15 +103,15 @@ class ConfigReader {
   std::array<float, 3> channel_triple(const json::Value &object, const std::string &prefix,
                                       const std::string &key, bool positive) const {
     const json::Value &value = require(object, prefix, key);
-    if (!value.is_array() || value.as_array().size() != 3) {
+    if (!value.is_array() || json::as_array(value).size() != 3) {
       fail(prefix + key, "must be an array of 3 numbers, got " + describe(value));
     }
     std::array<float, 3> out{};
     for (size_t i = 0; i < 3; ++i) {
-      const json::Value &item = value.as_array()[i];
+      const json::Value &item = json::as_array(value)[i];
       const std::string field = prefix + key + "[" + std::to_string(i) + "]";
       if (!item.is_number()) fail(field, "must be a number, got " + describe(item));
-      const float x = static_cast<float>(item.as_number());
+      const float x = static_cast<float>(json::as_number(item));
       if (!std::isfinite(x)) {
         fail(field, "must be a finite float32 value, got " + describe(item));
       }
@@ -191,7 +191,7 @@ ModelConfig parse_model_config(const json::Value &value, const std::string &labe
                               describe(*value.find("format")));
   }
   const json::Value &version = reader.require(value, "", "format_version");
-  if (!version.is_number() || version.as_number() != ModelConfig::kFormatVersion) {
+  if (!version.is_number() || json::as_number(version) != ModelConfig::kFormatVersion) {
     reader.fail("format_version", "unsupported version " + describe(version) +
                                       " (this build reads version " +
                                       std::to_string(ModelConfig::kFormatVersion) + ")");
@@ -224,12 +224,12 @@ ModelConfig parse_model_config(const json::Value &value, const std::string &labe
   const json::Value &input = reader.require_object(value, "input");
   reader.check_keys(input, "input.", {"size", "color_order", "mean", "std", "resize"});
   const json::Value &size = reader.require(input, "input.", "size");
-  if (!size.is_number() || size.as_number() != std::floor(size.as_number()) ||
-      size.as_number() < 32 || size.as_number() > 1024 ||
-      static_cast<int>(size.as_number()) % 32 != 0) {
+  if (!size.is_number() || json::as_number(size) != std::floor(json::as_number(size)) ||
+      json::as_number(size) < 32 || json::as_number(size) > 1024 ||
+      static_cast<int>(json::as_number(size)) % 32 != 0) {
     reader.fail("input.size", "must be a multiple of 32 in [32, 1024], got " + describe(size));
   }
-  config.image_size = static_cast<int>(size.as_number());
+  config.image_size = static_cast<int>(json::as_number(size));
   const std::string color_order = reader.string_field(input, "input.", "color_order");
   if (color_order == "BGR") {
     config.color_order = ColorOrder::BGR;
@@ -260,10 +260,10 @@ ModelConfig parse_model_config(const json::Value &value, const std::string &labe
   tc.mlp_dim = reader.int_field(transformer, t, "mlp_dim", 1, 65536);
   // Spatial models have no mlp_head and take their token count from the image size, so these
   // two are optional there (and checked when given).
-  if (seed || transformer.find("head_hidden")) {
+  if (seed || json::find(transformer, "head_hidden")) {
     tc.head_hidden = reader.int_field(transformer, t, "head_hidden", 1, 65536);
   }
-  if (seed || transformer.find("tokens")) {
+  if (seed || json::find(transformer, "tokens")) {
     config.seed_tokens = reader.int_field(transformer, t, "tokens", 1, 65536);
   }
   for (const char *key : {"dropout", "emb_dropout"}) {
@@ -292,12 +292,13 @@ ModelConfig parse_model_config(const json::Value &value, const std::string &labe
   }
 
   const json::Value &threshold = reader.require(value, "", "threshold");
-  if (!threshold.is_number() || !(threshold.as_number() > 0.0 && threshold.as_number() < 1.0)) {
+  if (!threshold.is_number() ||
+      !(json::as_number(threshold) > 0.0 && json::as_number(threshold) < 1.0)) {
     reader.fail("threshold", "must be a number in (0, 1), got " + describe(threshold));
   }
-  config.threshold = threshold.as_number();
+  config.threshold = json::as_number(threshold);
   config.source = reader.string_field(value, "", "source");
-  const json::Value *training = value.find("training");
+  const json::Value *training = json::find(value, "training");
   config.training = training ? *training : json::Value();
   return config;
 }
@@ -317,8 +318,8 @@ json::Value model_config_to_json(const ModelConfig &config) {
   json::Value input;
   input["size"] = config.image_size;
   input["color_order"] = config.color_order == ColorOrder::BGR ? "BGR" : "RGB";
-  json::Value::Array mean;
-  json::Value::Array deviation;
+  json::Array mean;
+  json::Array deviation;
   for (size_t i = 0; i < 3; ++i) {
     mean.emplace_back(static_cast<double>(config.mean[i]));
     deviation.emplace_back(static_cast<double>(config.std[i]));

@@ -6,7 +6,7 @@
 #include <array>
 #include <string>
 
-#include "json.h"
+#include "json_strict.h"
 
 namespace dfd {
 

@@ -21,7 +21,7 @@ std::string shape_string(const std::vector<int64_t> &shape) {
   return out + "]";
 }
 
-std::string quoted(const std::string &name) {
+std::string quoted_name(const std::string &name) {
   std::string out = "'";
   json::append_escaped(out, name);
   return out + "'";
@@ -106,17 +106,17 @@ ModelFile ModelFile::from_safetensors(SafetensorsFile file) {
   // Both lists at once: a config that disagrees with the weights (say, the wrong depth) shows
   // up as missing and unexpected tensors together, and the pair points at the cause.
   if (!missing.empty()) {
-    std::string message = "missing tensor " + quoted(missing.front());
+    std::string message = "missing tensor " + quoted_name(missing.front());
     if (missing.size() > 1) message += " (and " + std::to_string(missing.size() - 1) + " more)";
     if (!unexpected.empty()) {
       message += "; the file has " + std::to_string(unexpected.size()) +
-                 " tensor(s) the config does not use, e.g. " + quoted(unexpected.front()) +
+                 " tensor(s) the config does not use, e.g. " + quoted_name(unexpected.front()) +
                  ": does the config match the weights?";
     }
     fail(message);
   }
   if (!unexpected.empty()) {
-    std::string message = "unexpected tensor " + quoted(unexpected.front());
+    std::string message = "unexpected tensor " + quoted_name(unexpected.front());
     if (unexpected.size() > 1) {
       message += " (and " + std::to_string(unexpected.size() - 1) + " more)";
     }
@@ -125,7 +125,7 @@ ModelFile ModelFile::from_safetensors(SafetensorsFile file) {
 
   for (const ExpectedTensor &want : expected) {
     const TensorInfo &tensor = *file.find(want.name);
-    const std::string where = "tensor " + quoted(want.name) + ": ";
+    const std::string where = "tensor " + quoted_name(want.name) + ": ";
     if (tensor.shape != want.shape) {
       fail(where + "shape " + shape_string(tensor.shape) + " but the config needs " +
            shape_string(want.shape));
@@ -143,7 +143,7 @@ ModelFile ModelFile::from_safetensors(SafetensorsFile file) {
 
 std::vector<float> ModelFile::tensor_as_float(const std::string &name) const {
   const TensorInfo *tensor = file_.find(name);
-  if (!tensor) throw ModelError(file_.label() + ": no tensor " + quoted(name));
+  if (!tensor) throw ModelError(file_.label() + ": no tensor " + quoted_name(name));
   const size_t count = static_cast<size_t>(tensor->numel());
   const uint8_t *data = file_.data(*tensor);
   std::vector<float> out(count);
@@ -163,7 +163,7 @@ std::vector<float> ModelFile::tensor_as_float(const std::string &name) const {
     }
     default:
       // from_safetensors admits only float dtypes; anything else is a caller bug.
-      throw ModelError(file_.label() + ": tensor " + quoted(name) + ": dtype " +
+      throw ModelError(file_.label() + ": tensor " + quoted_name(name) + ": dtype " +
                        dtype_name(tensor->dtype) + " is not a floating-point type");
   }
   return out;

@@ -14,7 +14,7 @@
 #include <set>
 #include <stdexcept>
 
-#include "json.h"
+#include "json_strict.h"
 #include "model_error.h"
 
 namespace dfd {
@@ -85,15 +85,15 @@ class HeaderReader {
     const std::string where = "tensor " + quoted(name) + ": ";
     if (name.empty()) fail("a tensor has an empty name");
     if (!entry.is_object()) fail(where + "header entry is not a JSON object");
-    for (const auto &[key, value] : entry.as_object()) {
+    for (const auto &[key, value] : json::as_object(entry)) {
       (void)value;
       if (key != "dtype" && key != "shape" && key != "data_offsets") {
         fail(where + "unexpected key " + quoted(key) + " in its header entry");
       }
     }
-    const json::Value *dtype = entry.find("dtype");
-    const json::Value *shape = entry.find("shape");
-    const json::Value *offsets = entry.find("data_offsets");
+    const json::Value *dtype = json::find(entry, "dtype");
+    const json::Value *shape = json::find(entry, "shape");
+    const json::Value *offsets = json::find(entry, "data_offsets");
     if (!dtype) fail(where + "missing 'dtype'");
     if (!shape) fail(where + "missing 'shape'");
     if (!offsets) fail(where + "missing 'data_offsets'");
@@ -103,13 +103,13 @@ class HeaderReader {
     if (!dtype->is_string()) fail(where + "dtype is not a string: " + value_string(*dtype));
     const DTypeEntry *found = nullptr;
     for (const DTypeEntry &candidate : kDTypes) {
-      if (dtype->as_string() == candidate.name) found = &candidate;
+      if (json::as_string(*dtype) == candidate.name) found = &candidate;
     }
-    if (!found) fail(where + "unknown dtype " + quoted(dtype->as_string()));
+    if (!found) fail(where + "unknown dtype " + quoted(json::as_string(*dtype)));
     info.dtype = found->dtype;
 
     if (!shape->is_array()) fail(where + "shape is not an array: " + value_string(*shape));
-    const json::Value::Array &dims = shape->as_array();
+    const json::Array &dims = json::as_array(*shape);
     if (dims.size() > limits_.max_rank) {
       fail(where + "shape has rank " + std::to_string(dims.size()) + ", more than the limit of " +
            std::to_string(limits_.max_rank));
@@ -123,7 +123,7 @@ class HeaderReader {
         fail(where + "shape entry " + std::to_string(i) +
              " is not a non-negative integer: " + value_string(dims[i]));
       }
-      const uint64_t dim = static_cast<uint64_t>(dims[i].as_number());
+      const uint64_t dim = static_cast<uint64_t>(json::as_number(dims[i]));
       info.shape.push_back(static_cast<int64_t>(dim));
       // Capped at INT64_MAX too, so TensorInfo::numel() can never overflow.
       overflow = overflow || __builtin_mul_overflow(bytes, dim, &bytes) ||
@@ -134,12 +134,12 @@ class HeaderReader {
            " is too large (its byte size overflows)");
     }
 
-    if (!offsets->is_array() || offsets->as_array().size() != 2 ||
-        !is_index(offsets->as_array()[0]) || !is_index(offsets->as_array()[1])) {
+    if (!offsets->is_array() || json::as_array(*offsets).size() != 2 ||
+        !is_index(json::as_array(*offsets)[0]) || !is_index(json::as_array(*offsets)[1])) {
       fail(where + "data_offsets must be two non-negative integers, got " + value_string(*offsets));
     }
-    const uint64_t begin = static_cast<uint64_t>(offsets->as_array()[0].as_number());
-    const uint64_t end = static_cast<uint64_t>(offsets->as_array()[1].as_number());
+    const uint64_t begin = static_cast<uint64_t>(json::as_number(json::as_array(*offsets)[0]));
+    const uint64_t end = static_cast<uint64_t>(json::as_number(json::as_array(*offsets)[1]));
     const std::string offsets_text =
         "data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) + "]";
     if (begin > end) fail(where + offsets_text + ": begin is after end");
@@ -159,11 +159,11 @@ class HeaderReader {
   std::map<std::string, std::string> read_metadata(const json::Value &value) const {
     if (!value.is_object()) fail("__metadata__ is not a JSON object");
     std::map<std::string, std::string> metadata;
-    for (const auto &[key, item] : value.as_object()) {
+    for (const auto &[key, item] : json::as_object(value)) {
       if (!item.is_string()) {
         fail("__metadata__ entry " + quoted(key) + " is not a string: " + value_string(item));
       }
-      metadata.emplace(key, item.as_string());
+      metadata.emplace(key, json::as_string(item));
     }
     return metadata;
   }
@@ -202,7 +202,7 @@ class HeaderReader {
  private:
   static bool is_index(const json::Value &value) {
     if (!value.is_number()) return false;
-    const double x = value.as_number();
+    const double x = json::as_number(value);
     return x >= 0 && x <= kMaxExactInteger && x == std::floor(x);
   }
 
@@ -312,7 +312,7 @@ SafetensorsFile SafetensorsFile::parse(std::vector<uint8_t> bytes, const std::st
   const size_t data_size = static_cast<size_t>(available - header_size);
   const HeaderReader reader(label, limits, data_size);
   SafetensorsFile file;
-  const json::Value::Object &entries = header.as_object();
+  const json::Object &entries = json::as_object(header);
   const size_t tensor_count = entries.size() - (entries.count(kMetadataKey) ? 1 : 0);
   if (tensor_count > limits.max_tensors) {
     fail("header lists " + std::to_string(tensor_count) + " tensors, more than the limit of " +
@@ -369,9 +369,9 @@ SafetensorsFile SafetensorsFile::read(const std::string &path, const Safetensors
 
 void write_safetensors(const std::string &path, const std::map<std::string, std::string> &metadata,
                        const std::vector<TensorToWrite> &tensors) {
-  json::Value header = json::Value::Object{};
+  json::Value header = json::Object{};
   if (!metadata.empty()) {
-    json::Value::Object meta;
+    json::Object meta;
     for (const auto &[key, value] : metadata) meta.emplace(key, json::Value(value));
     header[kMetadataKey] = json::Value(std::move(meta));
   }
@@ -383,11 +383,11 @@ void write_safetensors(const std::string &path, const std::map<std::string, std:
     if (tensor.name.empty() || tensor.name == kMetadataKey) {
       throw std::invalid_argument(path + ": invalid tensor name '" + tensor.name + "'");
     }
-    if (header.find(tensor.name)) {
+    if (json::find(header, tensor.name)) {
       throw std::invalid_argument(path + ": duplicate tensor '" + tensor.name + "'");
     }
     uint64_t bytes = dtype_size(tensor.dtype);
-    json::Value::Array shape;
+    json::Array shape;
     for (const int64_t dim : tensor.shape) {
       if (dim < 0 || __builtin_mul_overflow(bytes, static_cast<uint64_t>(dim), &bytes)) {
         throw std::invalid_argument(path + ": tensor '" + tensor.name + "' has an invalid shape");
@@ -397,11 +397,11 @@ void write_safetensors(const std::string &path, const std::map<std::string, std:
     if (bytes > 0 && !tensor.data) {
       throw std::invalid_argument(path + ": tensor '" + tensor.name + "' has no data");
     }
-    json::Value::Object entry;
+    json::Object entry;
     entry.emplace("dtype", json::Value(dtype_name(tensor.dtype)));
     entry.emplace("shape", json::Value(std::move(shape)));
-    entry.emplace("data_offsets", json::Value(json::Value::Array{json::Value(offset),
-                                                                 json::Value(offset + bytes)}));
+    entry.emplace("data_offsets",
+                  json::Value(json::Array{json::Value(offset), json::Value(offset + bytes)}));
     header[tensor.name] = json::Value(std::move(entry));
     sizes.push_back(static_cast<size_t>(bytes));
     offset += bytes;

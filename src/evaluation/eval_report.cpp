@@ -35,7 +35,7 @@ Value metrics_json(const MethodRow &row) {
 
 Value table_fields(const MethodTable &table, Value v) {
   v["overall"] = metrics_json(table.overall);
-  Value::Array methods;
+  json::Array methods;
   for (const MethodRow &row : table.methods) methods.push_back(metrics_json(row));
   v["methods"] = std::move(methods);
   return v;
@@ -43,8 +43,8 @@ Value table_fields(const MethodTable &table, Value v) {
 
 Value frame_json(const EvalReport &r) {
   if (!r.frame_table) return Value();
-  Value v = table_fields(*r.frame_table, Value(Value::Object{}));
-  Value::Array records;
+  Value v = table_fields(*r.frame_table, Value(json::Object{}));
+  json::Array records;
   records.reserve(r.frames.size());
   for (const FrameResult &f : r.frames) {
     Value rec;
@@ -61,9 +61,9 @@ Value frame_json(const EvalReport &r) {
 
 Value video_json(const EvalReport &r) {
   if (!r.video_table) return Value();
-  Value v = table_fields(*r.video_table, Value(Value::Object{}));
+  Value v = table_fields(*r.video_table, Value(json::Object{}));
   v["rule"] = r.video_rule;
-  Value::Array videos;
+  json::Array videos;
   for (const VideoResult &video : r.videos) {
     Value e;
     e["name"] = video.name;
@@ -78,7 +78,7 @@ Value video_json(const EvalReport &r) {
         video.score && video.score->deciding_identity >= 0
             ? Value(video.score->identities[static_cast<size_t>(video.score->deciding_identity)].id)
             : Value();
-    Value::Array identities;
+    json::Array identities;
     if (video.score) {
       for (const IdentityMean &identity : video.score->identities) {
         Value i;
@@ -115,12 +115,12 @@ Value deletion_json(const std::optional<DeletionResult> &d) {
   v["spatially_grounded"] = d->spatially_grounded;
   v["note"] = d->note;
   v["relevancy_beats_random"] = d->relevancy_beats_random;
-  Value::Array curves;
+  json::Array curves;
   for (const DeletionCurve &c : d->curves) {
     Value e;
     e["order"] = c.order;
-    Value::Array logits(c.mean_logit.begin(), c.mean_logit.end());
-    Value::Array probabilities(c.mean_probability.begin(), c.mean_probability.end());
+    json::Array logits(c.mean_logit.begin(), c.mean_logit.end());
+    json::Array probabilities(c.mean_probability.begin(), c.mean_probability.end());
     e["mean_logit"] = std::move(logits);
     e["mean_probability"] = std::move(probabilities);
     e["logit_area"] = c.logit_area;
@@ -129,12 +129,12 @@ Value deletion_json(const std::optional<DeletionResult> &d) {
     curves.push_back(std::move(e));
   }
   v["curves"] = std::move(curves);
-  Value::Array images;
+  json::Array images;
   for (const DeletionImage &image : d->images) {
     Value e;
     e["name"] = image.name;
     e["logit"] = image.logit;
-    Value areas(Value::Object{});
+    Value areas(json::Object{});
     for (size_t o = 0; o < image.logit_area.size() && o < d->curves.size(); ++o) {
       areas[d->curves[o].order] = image.logit_area[o];
     }
@@ -151,14 +151,14 @@ class Checker {
   explicit Checker(std::vector<std::string> &problems) : problems_(problems) {}
 
   const Value *need(const Value &object, const std::string &where, const std::string &key,
-                    std::initializer_list<Value::Type> types) {
-    const Value *v = object.find(key);
+                    std::initializer_list<json::Type> types) {
+    const Value *v = json::find(object, key);
     if (!v) {
       problems_.push_back(where + key + ": missing");
       return nullptr;
     }
-    for (const Value::Type t : types) {
-      if (v->type() == t) return v;
+    for (const json::Type t : types) {
+      if (json::type_of(*v) == t) return v;
     }
     problems_.push_back(where + key + ": wrong type");
     return nullptr;
@@ -166,23 +166,23 @@ class Checker {
 
   void metrics(const Value &m, const std::string &where) {
     for (const char *key : {"real", "fake", "threshold", "accuracy", "precision", "recall", "f1"}) {
-      need(m, where, key, {Value::Type::Number});
+      need(m, where, key, {json::Type::Number});
     }
-    need(m, where, "name", {Value::Type::String});
-    need(m, where, "auc", {Value::Type::Number, Value::Type::Null});
-    if (const Value *c = need(m, where, "confusion", {Value::Type::Object})) {
+    need(m, where, "name", {json::Type::String});
+    need(m, where, "auc", {json::Type::Number, json::Type::Null});
+    if (const Value *c = need(m, where, "confusion", {json::Type::Object})) {
       for (const char *key : {"tp", "fp", "tn", "fn"}) {
-        need(*c, where + "confusion.", key, {Value::Type::Number});
+        need(*c, where + "confusion.", key, {json::Type::Number});
       }
     }
   }
 
   void table(const Value &t, const std::string &where) {
-    if (const Value *o = need(t, where, "overall", {Value::Type::Object})) {
+    if (const Value *o = need(t, where, "overall", {json::Type::Object})) {
       metrics(*o, where + "overall.");
     }
-    if (const Value *methods = need(t, where, "methods", {Value::Type::Array})) {
-      for (const Value &m : methods->as_array()) {
+    if (const Value *methods = need(t, where, "methods", {json::Type::Array})) {
+      for (const Value &m : json::as_array(*methods)) {
         if (!m.is_object()) {
           problems_.push_back(where + "methods[]: not an object");
           continue;
@@ -225,8 +225,8 @@ json::Value report_to_json(const EvalReport &r) {
       "a file is in the validation split when fnv1a(base name) % 100 < val_percent "
       "(deepfake-train's split)";
   v["split"] = std::move(split);
-  v["preprocessing"] = r.preprocessing.is_null() ? Value(Value::Object{}) : r.preprocessing;
-  Value::Array datasets;
+  v["preprocessing"] = r.preprocessing.is_null() ? Value(json::Object{}) : r.preprocessing;
+  json::Array datasets;
   for (const SourceSummary &s : r.datasets) {
     Value d;
     d["kind"] = s.kind;
@@ -237,7 +237,7 @@ json::Value report_to_json(const EvalReport &r) {
     datasets.push_back(std::move(d));
   }
   v["datasets"] = std::move(datasets);
-  Value::Array skipped;
+  json::Array skipped;
   for (const auto &[path, reason] : r.skipped) {
     Value s;
     s["path"] = path;
@@ -251,7 +251,7 @@ json::Value report_to_json(const EvalReport &r) {
   v["token_deletion_test"] = deletion_json(r.token_deletion);
   v["roc_png"] = r.roc_png.empty() ? Value() : Value(r.roc_png);
   if (r.per_source) {
-    Value::Array rows;
+    json::Array rows;
     for (const MethodRow &row : *r.per_source) rows.push_back(metrics_json(row));
     v["per_source"] = std::move(rows);
   } else {
@@ -266,13 +266,13 @@ std::vector<std::string> check_report_schema(const json::Value &report) {
   std::vector<std::string> problems;
   if (!report.is_object()) return {"the report is not a JSON object"};
   Checker check(problems);
-  using T = Value::Type;
+  using T = json::Type;
   if (const Value *s = check.need(report, "", "schema", {T::String});
-      s && s->as_string() != kReportSchema) {
+      s && json::as_string(*s) != kReportSchema) {
     problems.push_back("schema: expected " + std::string(kReportSchema));
   }
   if (const Value *s = check.need(report, "", "schema_version", {T::Number});
-      s && s->as_number() != kReportSchemaVersion) {
+      s && json::as_number(*s) != kReportSchemaVersion) {
     problems.push_back("schema_version: expected " + std::to_string(kReportSchemaVersion));
   }
   if (const Value *tool = check.need(report, "", "tool", {T::Object})) {
@@ -296,7 +296,7 @@ std::vector<std::string> check_report_schema(const json::Value &report) {
   }
   check.need(report, "", "preprocessing", {T::Object});
   if (const Value *datasets = check.need(report, "", "datasets", {T::Array})) {
-    for (const Value &d : datasets->as_array()) {
+    for (const Value &d : json::as_array(*datasets)) {
       for (const char *key : {"kind", "path", "label"}) {
         check.need(d, "datasets[].", key, {T::String});
       }
@@ -309,7 +309,7 @@ std::vector<std::string> check_report_schema(const json::Value &report) {
       frame && frame->is_object()) {
     check.table(*frame, "frame.");
     if (const Value *records = check.need(*frame, "frame.", "records", {T::Array})) {
-      for (const Value &r : records->as_array()) {
+      for (const Value &r : json::as_array(*records)) {
         for (const char *key : {"path", "label", "method"}) {
           check.need(r, "frame.records[].", key, {T::String});
         }
@@ -323,7 +323,7 @@ std::vector<std::string> check_report_schema(const json::Value &report) {
     check.table(*video, "video.");
     check.need(*video, "video.", "rule", {T::String});
     if (const Value *videos = check.need(*video, "video.", "videos", {T::Array})) {
-      for (const Value &e : videos->as_array()) {
+      for (const Value &e : json::as_array(*videos)) {
         for (const char *key : {"name", "origin", "label", "method"}) {
           check.need(e, "video.videos[].", key, {T::String});
         }
@@ -350,7 +350,7 @@ std::vector<std::string> check_report_schema(const json::Value &report) {
     check.need(*d, prefix, "spatially_grounded", {T::Bool});
     check.need(*d, prefix, "per_image", {T::Array});
     if (const Value *curves = check.need(*d, prefix, "curves", {T::Array})) {
-      for (const Value &c : curves->as_array()) {
+      for (const Value &c : json::as_array(*curves)) {
         const std::string item = prefix + "curves[].";
         check.need(c, item, "order", {T::String});
         check.need(c, item, "mean_logit", {T::Array});

@@ -50,7 +50,7 @@
 #include <utility>
 #include <vector>
 
-#include "core/json.h"
+#include "core/json_strict.h"
 #include "deletion_test.h"
 #include "eval_dataset.h"
 #include "method_table.h"

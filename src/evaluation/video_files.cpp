@@ -3,13 +3,14 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <deque>
+#include <exception>
 #include <filesystem>
+#include <memory>
 #include <stdexcept>
 
-#include <opencv2/imgproc.hpp>
-#include <opencv2/videoio.hpp>
-
-#include "imaging/preprocess.h"
+#include "analysis/face_analyzer.h"
+#include "video_reader.h"
 
 namespace dfd::eval {
 
@@ -44,66 +45,63 @@ int analysis_step(const VideoFileOptions &options, double frame_count) {
   return std::max(1, static_cast<int>(frame_count) / options.frames_per_video);
 }
 
-VideoFileResult score_video_file(Engine &engine, FaceDetector &detector, const std::string &path,
+VideoFileResult score_video_file(const std::shared_ptr<Batcher> &batcher, const std::string &path,
                                  const VideoFileOptions &options) {
   VideoFileResult result;
   result.path = path;
-  cv::VideoCapture capture;
-  for (const int api : {cv::CAP_FFMPEG, cv::CAP_GSTREAMER}) {
-    try {
-      if (capture.open(path, api)) break;
-    } catch (const cv::Exception &) {
-      // The next backend may still read it.
-    }
-  }
-  if (!capture.isOpened()) {
-    result.error = "cannot open the video";
+  std::unique_ptr<VideoReader> reader;
+  try {
+    reader = std::make_unique<VideoReader>(path);
+  } catch (const std::runtime_error &e) {
+    result.error = std::string("cannot open the video: ") + e.what();
     return result;
   }
-  const ModelConfig &config = engine.config();
-  Tracker tracker(options.tracker);
-  std::vector<ModelInput> pending;
-  std::vector<std::string> pending_ids;
-  const auto flush = [&]() {
-    if (pending.empty()) return;
-    const std::vector<uint8_t> packed = pack_model_inputs(pending, config.image_size);
-    const std::vector<Prediction> scored = engine.infer(packed.data(), pending.size(), false);
-    for (size_t i = 0; i < scored.size(); ++i) {
-      const double probability = 1.0 / (1.0 + std::exp(-static_cast<double>(scored[i].logit)));
-      result.faces.push_back({path, pending_ids[i], probability});
+  FaceAnalyzer analyzer(FaceDetector::create(options.detector), batcher, options.tracker);
+  AnalysisSettings settings;
+  settings.margin = options.crop_margin;
+  settings.explain = false;
+  // Frames in flight, oldest first: their scores are folded into the tracks in frame order, as
+  // the element does when it pushes them.
+  std::deque<FrameAnalysis> pending;
+  const auto apply_oldest = [&]() {
+    const FrameAnalysis &analysis = pending.front();
+    if (analysis.result.valid()) {
+      const std::vector<Prediction> &scored = analysis.result.get();
+      analyzer.apply(analysis, scored);
+      for (size_t i = 0; i < scored.size() && i < analysis.submitted.size(); ++i) {
+        result.faces.push_back({path, "track-" + std::to_string(analysis.submitted[i].track_id),
+                                static_cast<double>(scored[i].probability)});
+      }
+      result.faces_scored += scored.size();
     }
-    result.faces_scored += scored.size();
-    pending.clear();
-    pending_ids.clear();
+    pending.pop_front();
   };
 
-  const int step = analysis_step(options, capture.get(cv::CAP_PROP_FRAME_COUNT));
+  const int step = analysis_step(options, reader->frame_count());
   result.frame_step = step;
-  cv::Mat frame, gray;
+  // Enough frames ahead to fill a batch; the batcher runs each batch as soon as it is free.
+  const size_t ahead = static_cast<size_t>(std::max(2, batcher->options().batch_size));
   try {
-    while (capture.read(frame)) {
+    while (std::unique_ptr<FrameView> frame = reader->next()) {
       const size_t index = result.frames_read++;
       if (index % static_cast<size_t>(step) != 0) continue;
-      if (frame.empty() || frame.type() != CV_8UC3) continue;
-      cv::cvtColor(frame, gray, cv::COLOR_BGR2GRAY);
-      const std::vector<FaceBox> faces = detector.detect(gray);
-      const std::vector<uint64_t> ids = tracker.associate(faces);
-      for (size_t f = 0; f < faces.size(); ++f) {
-        const cv::Rect box = seed_square_box(faces[f].box, frame.size(), options.crop_margin);
-        if (box.empty()) continue;
-        pending.push_back(make_model_input(frame(box), config));
-        pending_ids.push_back("track-" + std::to_string(ids[f]));
-      }
-      if (pending.size() >= static_cast<size_t>(std::max(1, options.batch_size))) flush();
+      pending.push_back(analyzer.analyse(*frame, static_cast<int64_t>(index), settings));
+      frame.reset();
+      while (pending.size() > ahead) apply_oldest();
       ++result.frames_analysed;
       if (options.frames_per_video > 0 &&
           result.frames_analysed >= static_cast<size_t>(options.frames_per_video)) {
         break;
       }
     }
-    flush();
-  } catch (const cv::Exception &e) {
-    result.error = std::string("decoding failed: ") + e.what();
+  } catch (const std::exception &e) {
+    result.error = e.what();
+  }
+  try {
+    while (!pending.empty()) apply_oldest();
+  } catch (const std::exception &e) {
+    if (result.error.empty()) result.error = std::string("inference failed: ") + e.what();
+    pending.clear();
   }
   if (result.error.empty() && result.frames_read == 0) result.error = "no frame could be decoded";
   return result;

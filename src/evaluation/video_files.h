@@ -1,15 +1,19 @@
-// Video-level figures from video files: decode, find faces every Nth frame with the element's
-// detector, crop them as the element does, score them, and keep each face's identity across
-// frames by box overlap, so the seed's per-identity rule (video_score.h) can be applied.
+// Video-level figures from video files, through the element's own analysis path
+// (src/analysis's FaceAnalyzer on frames decoded as the element gets them): every Nth frame is
+// analysed as deepfakedetect with inference-interval=N would, each face keeps its track id,
+// and the seed's per-identity rule (video_score.h) is applied to the tracks.
 #pragma once
 
 #include <cstddef>
 #include <string>
 #include <vector>
 
+#include <memory>
+
+#include "analysis/face_analyzer.h"
 #include "analysis/face_detector.h"
 #include "analysis/tracker.h"
-#include "core/engine.h"
+#include "core/batcher.h"
 #include "video_score.h"
 
 namespace dfd::eval {
@@ -21,8 +25,11 @@ struct VideoFileOptions {
   // its reported frame count (kUnknownCountStep when the container does not say).
   int frame_step = 0;
   double crop_margin = 0.0;  // seed_square_box margin, as the model was trained
-  int batch_size = 16;       // faces per forward pass
-  DetectorOptions detector;
+  DetectorOptions detector = [] {
+    DetectorOptions o;
+    o.kind = kDefaultDetector;  // the element's
+    return o;
+  }();
   TrackerOptions tracker;
 };
 
@@ -46,9 +53,10 @@ struct VideoFileResult {
 // Throws std::runtime_error for an unreadable folder or one without videos.
 std::vector<std::string> list_video_files(const std::string &dir);
 
-// OpenCV's FFmpeg backend decodes both the mp4 clips and the animated GIFs; GStreamer is the
-// fallback. Errors are reported in the result, not thrown, so one bad file does not end a run.
-VideoFileResult score_video_file(Engine &engine, FaceDetector &detector, const std::string &path,
+// GStreamer decodes (video_reader.h); `batcher` runs the model, with its batch size. Errors
+// are reported in the result, not thrown, so one bad file does not end a run; a detector that
+// cannot be made (options.detector) throws.
+VideoFileResult score_video_file(const std::shared_ptr<Batcher> &batcher, const std::string &path,
                                  const VideoFileOptions &options);
 
 }  // namespace dfd::eval

@@ -48,15 +48,17 @@ FaceObservation parse_face(const GstStructure *s) {
   FaceObservation face;
   guint64 id = 0;
   gboolean scored = FALSE;
-  gst_structure_get_uint64(s, "object-id", &id);
+  gst_structure_get_uint64(s, "object_id", &id);
   gst_structure_get_int(s, "x", &face.x);
   gst_structure_get_int(s, "y", &face.y);
-  gst_structure_get_int(s, "width", &face.width);
-  gst_structure_get_int(s, "height", &face.height);
-  gst_structure_get_double(s, "detection-confidence", &face.detection_confidence);
+  gst_structure_get_int(s, "w", &face.width);
+  gst_structure_get_int(s, "h", &face.height);
+  gst_structure_get_double(s, "detection_confidence", &face.detection_confidence);
   gst_structure_get_boolean(s, "scored", &scored);
-  gst_structure_get_double(s, "score", &face.score);
-  gst_structure_get_double(s, "smoothed-score", &face.smoothed);
+  gst_structure_get_double(s, "fake_probability", &face.score);
+  gst_structure_get_double(s, "confidence", &face.confidence);
+  gst_structure_get_double(s, "smoothed_score", &face.smoothed);
+  gst_structure_get_int(s, "analyses", &face.analyses);
   const gchar *label = gst_structure_get_string(s, "label");
   const gchar *verdict = gst_structure_get_string(s, "verdict");
   face.object_id = id;
@@ -69,13 +71,13 @@ FaceObservation parse_face(const GstStructure *s) {
 AnalysedFrame parse_frame(const GstStructure *s, uint64_t index) {
   AnalysedFrame frame;
   frame.index = index;
-  frame.pts = get_time(s, "timestamp");
-  frame.stream_time = get_time(s, "stream-time");
-  frame.running_time = get_time(s, "running-time");
+  frame.pts = get_time(s, "pts");
+  frame.stream_time = get_time(s, "timestamp");  // stream time, as gvametaconvert's
+  frame.running_time = get_time(s, "running_time");
   frame.duration = get_time(s, "duration");
   guint64 analysed = 0, skipped = 0;
-  gst_structure_get_uint64(s, "frames-analysed", &analysed);
-  gst_structure_get_uint64(s, "frames-skipped", &skipped);
+  gst_structure_get_uint64(s, "frames_analysed", &analysed);
+  gst_structure_get_uint64(s, "frames_skipped", &skipped);
   frame.frames_analysed = analysed;
   frame.frames_skipped = skipped;
   const GValue *faces = gst_structure_get_value(s, "faces");

@@ -20,9 +20,11 @@ struct FaceObservation {
   uint64_t object_id = 0;
   int x = 0, y = 0, width = 0, height = 0;  // frame pixels
   double detection_confidence = 0.0;
-  bool scored = false;  // false: the track has no score yet
-  double score = 0.0;   // fake probability of this frame's analysis
+  bool scored = false;      // false: the track has no score yet
+  double score = 0.0;       // fake probability of this frame's analysis
+  double confidence = 0.0;  // of the label (DL Streamer's meaning)
   double smoothed = 0.0;
+  int analyses = 0;     // scores the track has had
   std::string label;    // fake / real (this score against the threshold) / unknown
   std::string verdict;  // the track's smoothed, hysteresis verdict
 };

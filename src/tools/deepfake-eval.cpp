@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -20,8 +21,9 @@
 #include <opencv2/core/utils/logger.hpp>
 
 #include "analysis/face_detector.h"
+#include "core/batcher.h"
 #include "core/engine.h"
-#include "core/json.h"
+#include "core/json_strict.h"
 #include "core/model_error.h"
 #include "evaluation/attention_rollout.h"
 #include "evaluation/deletion_test.h"
@@ -66,8 +68,11 @@ Inputs (at least one; they combine):
   --images DIR           where --csv's files are (default: the CSV's folder)
   --videos LABEL=DIR     video files (mp4, mov, avi, mkv, webm, gif) under DIR; LABEL "real"
                          or a fake method name, e.g. real=videos/real generated=videos/generated
-                         (repeatable; decoded, faces found every --frame-step frames, tracked,
-                         scored by the seed's video rule)
+                         (repeatable; decoded as deepfakedetect gets them, faces found every
+                         --frame-step frames, tracked and scored by deepfakedetect's own
+                         analysis path, videos scored by the seed's video rule; with
+                         --frame-step 1 --frames-per-video 0 each track's mean equals
+                         deepfake-scan's)
   --self-blend           add each selected real's self-blended pseudo-fake (method
                          "self-blended"), made exactly as deepfake-train's validation makes
                          them: seeded by the file name, with the training config's settings
@@ -373,7 +378,7 @@ training::TrainConfig preprocessing_config(const Options &o, const ModelConfig &
   if (o.train_config) {
     config = training::load_train_config(*o.train_config);
     origin = "training config " + *o.train_config;
-  } else if (const json::Value *recorded = model.training.find("config");
+  } else if (const json::Value *recorded = json::find(model.training, "config");
              recorded && recorded->is_object()) {
     try {
       config = training::parse_train_config(*recorded, "the model's training record");
@@ -537,7 +542,7 @@ class Evaluation {
     pre["input"] = "isotropic resize and centred zero padding to " +
                    std::to_string(model_.image_size) + " px (imaging/preprocess.h)";
     if (!o_.pseudo_fakes.empty()) {
-      json::Value::Array kinds;
+      json::Array kinds;
       for (const training::FakeKind k : o_.pseudo_fakes) kinds.emplace_back(pseudo_fake_method(k));
       pre["pseudo_fakes"] = std::move(kinds);
       pre["pseudo_fake_rule"] =
@@ -550,7 +555,9 @@ class Evaluation {
       v["frames_per_video"] = o_.frames_per_video;
       v["frame_step"] = o_.frame_step > 0 ? json::Value(o_.frame_step)
                                           : json::Value("frame count / frames_per_video");
-      v["detector"] = "dlib HOG (analysis/face_detector.h), identities by box IoU tracking";
+      v["detector"] =
+          "deepfakedetect's analysis path (analysis/face_analyzer.h) with its default detector, "
+          "YuNet; identities are its tracks";
       pre["videos"] = std::move(v);
     }
     report_.preprocessing = std::move(pre);
@@ -681,14 +688,20 @@ class Evaluation {
 
   void score_video_files() {
     if (o_.videos.empty()) return;
-    DetectorOptions detector_options;
-    std::unique_ptr<FaceDetector> detector = FaceDetector::create(detector_options);
+    // The element's path: its detector, tracker and shared batcher (a second copy of the model,
+    // as deepfakedetect would load it), at this tool's batch size.
+    EngineOptions engine_options;
+    engine_options.device = o_.device;
+    engine_options.threads = o_.threads;
+    BatcherOptions batching;
+    batching.batch_size = o_.batch_size;
+    batching.timeout = std::chrono::milliseconds(0);
+    const std::shared_ptr<Batcher> batcher =
+        Batcher::acquire("", model_path_, engine_options, batching);
     VideoFileOptions options;
     options.frame_step = o_.frame_step;
     options.frames_per_video = o_.frames_per_video;
     options.crop_margin = config_.data.crop_margin;
-    options.batch_size = o_.batch_size;
-    options.detector = detector_options;
     for (const VideoDir &dir : o_.videos) {
       std::vector<std::string> files;
       try {
@@ -707,7 +720,7 @@ class Evaluation {
         }
         ++summary.selected;
         progress("video " + file);
-        const VideoFileResult v = score_video_file(*engine_, *detector, file, options);
+        const VideoFileResult v = score_video_file(batcher, file, options);
         VideoResult r;
         r.name = file;
         r.origin = "file";
@@ -798,7 +811,7 @@ class Evaluation {
     std::vector<std::pair<std::string, std::vector<float>>> fakes(fake_logits.begin(),
                                                                   fake_logits.end());
     const auto tpr_json = [](const training::OperatingPoint &op) {
-      json::Value v = json::Value::Object{};
+      json::Value v = json::Object{};
       for (const auto &[name, rate] : op.true_positive_rate) v[name] = rate;
       return v;
     };
@@ -885,7 +898,7 @@ class Evaluation {
         "on average):\n| Pseudo-fake | Map | Mass on changed cells | Top cell changed |\n"
         "|---|---|---|---|\n",
         inputs.size(), r.grid_width, r.grid_height, fixed(100.0 * r.mask_coverage, 1).c_str());
-    json::Value::Array rows;
+    json::Array rows;
     for (const LocalisationRow &row : r.rows) {
       std::printf("| %s | %s | %s | %s%% |\n", row.kind.c_str(), row.order.c_str(),
                   fixed(row.mass_inside, 4).c_str(), fixed(100.0 * row.top_cell_inside, 1).c_str());

@@ -21,7 +21,7 @@
 
 #include "core/engine.h"
 #include "core/heatmap.h"
-#include "core/json.h"
+#include "core/json_strict.h"
 #include "core/model_error.h"
 #include "imaging/explain_sheet.h"
 #include "imaging/overlay.h"
@@ -221,14 +221,14 @@ std::string float_text(float value) {
 }
 
 std::string json_line(const WorkItem &item, const dfd::Prediction &prediction, bool fake) {
-  dfd::json::Value::Array values;
+  dfd::json::Array values;
   values.reserve(prediction.relevancy.values.size());
   for (float v : prediction.relevancy.values) values.emplace_back(static_cast<double>(v));
-  dfd::json::Value::Object relevancy;
+  dfd::json::Object relevancy;
   relevancy["width"] = prediction.relevancy.width;
   relevancy["height"] = prediction.relevancy.height;
   relevancy["values"] = std::move(values);
-  dfd::json::Value::Object line;
+  dfd::json::Object line;
   line["image"] = item.path;
   line["logit"] = static_cast<double>(prediction.logit);
   line["probability"] = static_cast<double>(prediction.probability);

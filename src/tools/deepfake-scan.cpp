@@ -23,7 +23,7 @@
 #include <thread>
 #include <vector>
 
-#include "core/json.h"
+#include "core/json_strict.h"
 #include "core/model_error.h"
 #include "core/model_file.h"
 #include "scan/model_hold.h"
@@ -69,7 +69,7 @@ Output:
                            folder (it exists, or ends with /) for one NAME.jsonl per file, or
                            a file for all of them in scan order, or - for stdout (the
                            human-readable summary is then left out)
-  --summary FILE           a JSON summary of every file (schema gst-deepfake/scan-summary v1)
+  --summary FILE           a JSON summary of every file (schema gst-deepfake/scan-summary v2)
   --annotate DIR           write DIR/NAME-deepfake.mp4 per file: boxes, labels and relevancy
                            heatmaps drawn by deepfakeoverlay, H.264 (slower: explanations and
                            encoding)
@@ -428,25 +428,25 @@ class Scan {
 
   void write_summary(const std::vector<std::string> &input_errors, const Totals &total,
                      int status) {
-    json::Value::Object model;
+    json::Object model;
     model["path"] = model_path_;
     model["name"] = model_name_;
-    json::Value::Object report;
+    json::Object report;
     report["schema"] = kSummarySchema;
     report["version"] = kSummaryVersion;
     report["command"] = command_;
     report["model"] = std::move(model);
     report["threshold"] = threshold_;
-    report["inference-interval"] = settings_.inference_interval;
-    report["batch-size"] = settings_.batch_size;
+    report["inference_interval"] = settings_.inference_interval;
+    report["batch_size"] = settings_.batch_size;
     report["device"] = settings_.device;
     report["jobs"] = o_.jobs;
-    report["files"] = json::Value::Array(records_.begin(), records_.end());
-    json::Value::Array errors;
+    report["files"] = json::Array(records_.begin(), records_.end());
+    json::Array errors;
     for (const std::string &e : input_errors) errors.push_back(e);
-    report["input-errors"] = std::move(errors);
+    report["input_errors"] = std::move(errors);
     report["totals"] = totals_json(total);
-    report["exit-status"] = status;
+    report["exit_status"] = status;
     write_text_file(o_.summary, json::dump(report) + "\n");
   }
 

@@ -6,7 +6,7 @@
 #include <stdexcept>
 
 #include "atomic_file.h"
-#include "core/json.h"
+#include "core/json_strict.h"
 
 namespace dfd::training {
 
@@ -61,17 +61,17 @@ std::optional<CheckpointFiles> CheckpointStore::latest() const {
   } catch (const json::ParseError &e) {
     throw bad(std::string("not valid JSON: ") + e.what());
   }
-  const json::Value *step = pointer.find("step");
-  const json::Value *model = pointer.find("model");
-  const json::Value *state = pointer.find("state");
+  const json::Value *step = json::find(pointer, "step");
+  const json::Value *model = json::find(pointer, "model");
+  const json::Value *state = json::find(pointer, "state");
   if (!step || !step->is_number() || !model || !model->is_string() || !state ||
       !state->is_string()) {
     throw bad("needs step, model and state");
   }
   CheckpointFiles files;
-  files.step = static_cast<int64_t>(std::llround(step->as_number()));
-  files.model = (fs::path(dir_) / model->as_string()).string();
-  files.state = (fs::path(dir_) / state->as_string()).string();
+  files.step = static_cast<int64_t>(std::llround(json::as_number(*step)));
+  files.model = (fs::path(dir_) / json::as_string(*model)).string();
+  files.state = (fs::path(dir_) / json::as_string(*state)).string();
   return files;
 }
 

@@ -14,7 +14,7 @@
 #include "analysis/face_detector.h"
 #include "analysis/tracker.h"
 #include "atomic_file.h"
-#include "core/json.h"
+#include "core/json_strict.h"
 
 namespace dfd::training {
 
@@ -51,7 +51,7 @@ cv::Rect hog_style_box(const cv::Rect &yunet) {
 }
 
 const json::Value &field(const json::Value &object, const char *key) {
-  const json::Value *value = object.find(key);
+  const json::Value *value = json::find(object, key);
   if (!value) throw std::runtime_error(std::string("field '") + key + "' is missing");
   return *value;
 }
@@ -182,33 +182,33 @@ void LandmarkCache::load(const std::string &path) {
   } catch (const json::ParseError &e) {
     throw bad(std::string("is not valid JSON: ") + e.what());
   }
-  const json::Value *version = root.find("version");
+  const json::Value *version = json::find(root, "version");
   if (!version || !version->is_number()) throw bad("has no version");
-  if (version->as_number() != kCacheVersion) return;  // made by another detector: rebuild
-  const json::Value *detector = root.find("detector");
+  if (json::as_number(*version) != kCacheVersion) return;  // made by another detector: rebuild
+  const json::Value *detector = json::find(root, "detector");
   if (!detector || !detector->is_string() ||
-      detector->as_string() != detector_kind_name(detector_)) {
+      json::as_string(*detector) != detector_kind_name(detector_)) {
     return;  // boxes of another crop detector: rebuild
   }
-  const json::Value *entries = root.find("entries");
+  const json::Value *entries = json::find(root, "entries");
   if (!entries || !entries->is_object()) throw bad("has no entries object");
   try {
-    for (const auto &[image, value] : entries->as_object()) {
+    for (const auto &[image, value] : json::as_object(*entries)) {
       Entry entry;
-      entry.file_size = static_cast<uintmax_t>(field(value, "bytes").as_number());
-      entry.shape.detected = field(value, "detected").as_bool();
-      const json::Value::Array &box = field(value, "box").as_array();
+      entry.file_size = static_cast<uintmax_t>(json::as_number(field(value, "bytes")));
+      entry.shape.detected = json::as_bool(field(value, "detected"));
+      const json::Array &box = json::as_array(field(value, "box"));
       if (box.size() != 4) throw std::runtime_error("'" + image + "': box is not 4 numbers");
-      entry.shape.box =
-          cv::Rect(static_cast<int>(box[0].as_number()), static_cast<int>(box[1].as_number()),
-                   static_cast<int>(box[2].as_number()), static_cast<int>(box[3].as_number()));
-      const json::Value::Array &points = field(value, "points").as_array();
+      entry.shape.box = cv::Rect(
+          static_cast<int>(json::as_number(box[0])), static_cast<int>(json::as_number(box[1])),
+          static_cast<int>(json::as_number(box[2])), static_cast<int>(json::as_number(box[3])));
+      const json::Array &points = json::as_array(field(value, "points"));
       if (points.size() != 136) {
         throw std::runtime_error("'" + image + "': points do not hold 68 (x, y) pairs");
       }
       for (size_t i = 0; i < points.size(); i += 2) {
-        entry.shape.points.emplace_back(static_cast<float>(points[i].as_number()),
-                                        static_cast<float>(points[i + 1].as_number()));
+        entry.shape.points.emplace_back(static_cast<float>(json::as_number(points[i])),
+                                        static_cast<float>(json::as_number(points[i + 1])));
       }
       entries_[image] = std::move(entry);
     }
@@ -219,14 +219,14 @@ void LandmarkCache::load(const std::string &path) {
 }
 
 void LandmarkCache::save(const std::string &path) const {
-  json::Value::Object entries;
+  json::Object entries;
   for (const auto &[image, entry] : entries_) {
     json::Value value;
     value["bytes"] = static_cast<double>(entry.file_size);
     value["detected"] = entry.shape.detected;
     const cv::Rect &b = entry.shape.box;
-    value["box"] = json::Value::Array{b.x, b.y, b.width, b.height};
-    json::Value::Array points;
+    value["box"] = json::Array{b.x, b.y, b.width, b.height};
+    json::Array points;
     for (const cv::Point2f &p : entry.shape.points) {
       // json::dump writes a float32 in the shortest digits that read back to the same float,
       // so a cached run blends exactly as the run that filled the cache did.

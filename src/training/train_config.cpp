@@ -31,13 +31,13 @@ class Section {
 
   bool present() const { return object_ != nullptr; }
   const json::Value *find(const std::string &key) const {
-    return object_ ? object_->find(key) : nullptr;
+    return object_ ? json::find(*object_, key) : nullptr;
   }
 
   // Every key must be one of `allowed`: a misspelt key must not fall back to a default.
   void only(std::initializer_list<const char *> allowed) const {
     if (!object_) return;
-    for (const auto &[key, value] : object_->as_object()) {
+    for (const auto &[key, value] : json::as_object(*object_)) {
       (void)value;
       bool known = false;
       std::string list;
@@ -62,11 +62,12 @@ class Section {
   double number(const std::string &key, double fallback, double low, double high) const {
     const json::Value *value = find(key);
     if (!value) return fallback;
-    if (!value->is_number() || !(value->as_number() >= low && value->as_number() <= high)) {
+    if (!value->is_number() ||
+        !(json::as_number(*value) >= low && json::as_number(*value) <= high)) {
       fail(key, "must be a number in [" + format(low) + ", " + format(high) + "], got " +
                     describe(*value));
     }
-    return value->as_number();
+    return json::as_number(*value);
   }
 
   double required_number(const std::string &key, double low, double high) const {
@@ -77,12 +78,12 @@ class Section {
   int integer(const std::string &key, int fallback, int low, int high) const {
     const json::Value *value = find(key);
     if (!value) return fallback;
-    if (!value->is_number() || value->as_number() != std::floor(value->as_number()) ||
-        value->as_number() < low || value->as_number() > high) {
+    if (!value->is_number() || json::as_number(*value) != std::floor(json::as_number(*value)) ||
+        json::as_number(*value) < low || json::as_number(*value) > high) {
       fail(key, "must be an integer in [" + std::to_string(low) + ", " + std::to_string(high) +
                     "], got " + describe(*value));
     }
-    return static_cast<int>(value->as_number());
+    return static_cast<int>(json::as_number(*value));
   }
 
   int required_integer(const std::string &key, int low, int high) const {
@@ -93,15 +94,15 @@ class Section {
   bool boolean(const std::string &key, bool fallback) const {
     const json::Value *value = find(key);
     if (!value) return fallback;
-    if (!value->is_bool()) fail(key, "must be true or false, got " + describe(*value));
-    return value->as_bool();
+    if (!value->is_boolean()) fail(key, "must be true or false, got " + describe(*value));
+    return json::as_bool(*value);
   }
 
   std::string string(const std::string &key, const std::string &fallback) const {
     const json::Value *value = find(key);
     if (!value) return fallback;
     if (!value->is_string()) fail(key, "must be a string, got " + describe(*value));
-    return value->as_string();
+    return json::as_string(*value);
   }
 
   // One of `names`; returns its index.
@@ -112,7 +113,7 @@ class Section {
     if (!value) return fallback;
     std::string list;
     for (const auto &[text, item] : names) {
-      if (value->is_string() && value->as_string() == text) return item;
+      if (value->is_string() && json::as_string(*value) == text) return item;
       list += (list.empty() ? "\"" : ", \"") + std::string(text) + "\"";
     }
     fail(key, "must be one of " + list + ", got " + describe(*value));
@@ -127,15 +128,15 @@ class Section {
     const std::string kind = integral ? "integers" : "numbers";
     const std::string expected = "must be [low, high] " + kind + " in [" + format(min) + ", " +
                                  format(max) + "] with low <= high, got " + describe(*value);
-    if (!value->is_array() || value->as_array().size() != 2) fail(key, expected);
+    if (!value->is_array() || json::as_array(*value).size() != 2) fail(key, expected);
     std::array<T, 2> out{};
     for (size_t i = 0; i < 2; ++i) {
-      const json::Value &item = value->as_array()[i];
-      if (!item.is_number() || item.as_number() < min || item.as_number() > max ||
-          (integral && item.as_number() != std::floor(item.as_number()))) {
+      const json::Value &item = json::as_array(*value)[i];
+      if (!item.is_number() || json::as_number(item) < min || json::as_number(item) > max ||
+          (integral && json::as_number(item) != std::floor(json::as_number(item)))) {
         fail(key, expected);
       }
-      out[i] = static_cast<T>(item.as_number());
+      out[i] = static_cast<T>(json::as_number(item));
     }
     if (out[0] > out[1]) fail(key, expected);
     return out;
@@ -147,14 +148,14 @@ class Section {
     if (!value) return fallback;
     const std::string expected =
         "must be 3 numbers in [" + format(min) + ", " + format(max) + "], got " + describe(*value);
-    if (!value->is_array() || value->as_array().size() != 3) fail(key, expected);
+    if (!value->is_array() || json::as_array(*value).size() != 3) fail(key, expected);
     std::array<double, 3> out{};
     for (size_t i = 0; i < 3; ++i) {
-      const json::Value &item = value->as_array()[i];
-      if (!item.is_number() || item.as_number() < min || item.as_number() > max) {
+      const json::Value &item = json::as_array(*value)[i];
+      if (!item.is_number() || json::as_number(item) < min || json::as_number(item) > max) {
         fail(key, expected);
       }
-      out[i] = item.as_number();
+      out[i] = json::as_number(item);
     }
     return out;
   }
@@ -188,8 +189,8 @@ ModelConfig parse_model(const Section &root, const json::Value &document,
   json::Value value = *document.find("model");
   value["format"] = "gst-deepfake-model";
   value["format_version"] = ModelConfig::kFormatVersion;
-  if (!value.find("source")) value["source"] = "trained by deepfake-train";
-  if (!value.find("backbone")) value["backbone"] = "efficientnet-b0";
+  if (!json::find(value, "source")) value["source"] = "trained by deepfake-train";
+  if (!json::find(value, "backbone")) value["backbone"] = "efficientnet-b0";
   try {
     return parse_model_config(value, label + " (section 'model')");
   } catch (const ModelError &e) {
@@ -203,15 +204,15 @@ std::vector<HullType> parse_hull_types(const Section &sbi,
   if (!value) return fallback;
   const std::string expected =
       "must be a non-empty array of \"face\", \"inner\", \"components\", \"extended\"";
-  if (!value->is_array() || value->as_array().empty()) {
+  if (!value->is_array() || json::as_array(*value).empty()) {
     sbi.fail("hull_types", expected + ", got " + describe(*value));
   }
   std::vector<HullType> out;
-  for (const json::Value &item : value->as_array()) {
+  for (const json::Value &item : json::as_array(*value)) {
     bool found = false;
     for (HullType type :
          {HullType::Face, HullType::Inner, HullType::Components, HullType::Extended}) {
-      if (item.is_string() && item.as_string() == hull_type_name(type)) {
+      if (item.is_string() && json::as_string(item) == hull_type_name(type)) {
         out.push_back(type);
         found = true;
       }
@@ -225,14 +226,14 @@ std::vector<double> parse_blend_ratios(const Section &s, std::vector<double> fal
   const json::Value *ratios = s.find("blend_ratios");
   if (!ratios) return fallback;
   std::vector<double> out;
-  if (!ratios->is_array() || ratios->as_array().empty()) {
+  if (!ratios->is_array() || json::as_array(*ratios).empty()) {
     s.fail("blend_ratios", "must be a non-empty array of numbers in (0, 1]");
   }
-  for (const json::Value &r : ratios->as_array()) {
-    if (!r.is_number() || !(r.as_number() > 0.0 && r.as_number() <= 1.0)) {
+  for (const json::Value &r : json::as_array(*ratios)) {
+    if (!r.is_number() || !(json::as_number(r) > 0.0 && json::as_number(r) <= 1.0)) {
       s.fail("blend_ratios", "must be a non-empty array of numbers in (0, 1], got " + describe(r));
     }
-    out.push_back(r.as_number());
+    out.push_back(json::as_number(r));
   }
   return out;
 }
@@ -272,12 +273,12 @@ SbiOptions parse_sbi(const Section &s) {
     if (!factors->is_array()) {
       s.fail("downscale_factors", "must be an array of integers in [2, 16]");
     }
-    for (const json::Value &f : factors->as_array()) {
-      if (!f.is_number() || f.as_number() != std::floor(f.as_number()) || f.as_number() < 2 ||
-          f.as_number() > 16) {
+    for (const json::Value &f : json::as_array(*factors)) {
+      if (!f.is_number() || json::as_number(f) != std::floor(json::as_number(f)) ||
+          json::as_number(f) < 2 || json::as_number(f) > 16) {
         s.fail("downscale_factors", "must be an array of integers in [2, 16], got " + describe(f));
       }
-      o.downscale_factors.push_back(static_cast<int>(f.as_number()));
+      o.downscale_factors.push_back(static_cast<int>(json::as_number(f)));
     }
   }
   o.sharpen_alpha = s.range<double>("sharpen_alpha", o.sharpen_alpha, 0.0, 1.0);
@@ -340,12 +341,13 @@ std::map<std::string, double> parse_weights(const Section &s, const std::string 
   const std::string expected = "must be an object of non-negative numbers, one at least positive";
   if (!value->is_object()) s.fail(key, expected + ", got " + describe(*value));
   double total = 0.0;
-  for (const auto &[name, weight] : value->as_object()) {
-    if (!weight.is_number() || !(weight.as_number() >= 0.0 && weight.as_number() <= kHuge)) {
+  for (const auto &[name, weight] : json::as_object(*value)) {
+    if (!weight.is_number() ||
+        !(json::as_number(weight) >= 0.0 && json::as_number(weight) <= kHuge)) {
       s.fail(key, expected + ", got " + describe(weight) + " for '" + name + "'");
     }
-    out[name] = weight.as_number();
-    total += weight.as_number();
+    out[name] = json::as_number(weight);
+    total += json::as_number(weight);
   }
   if (!(total > 0.0)) s.fail(key, expected);
   return out;
@@ -443,7 +445,7 @@ TrainConfig parse_train_config(const json::Value &document, const std::string &l
   const Section loss = root.section("loss");
   loss.only({"pos_weight"});
   if (const json::Value *w = loss.find("pos_weight")) {
-    if (w->is_string() && w->as_string() == "auto") {
+    if (w->is_string() && json::as_string(*w) == "auto") {
       c.pos_weight_auto = true;
     } else {
       c.pos_weight_auto = false;

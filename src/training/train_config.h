@@ -12,7 +12,7 @@
 
 #include "analysis/face_detector.h"
 #include "augment.h"
-#include "core/json.h"
+#include "core/json_strict.h"
 #include "core/model_config.h"
 #include "face_swap.h"
 #include "self_blend.h"

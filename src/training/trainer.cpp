@@ -347,7 +347,7 @@ void Trainer::save_state(const std::string &path, const json::Value &scalars) {
   const bool adamw = d.config.optimizer.kind == OptimizerKind::AdamW;
   std::vector<torch::Tensor> keep_alive;
   std::vector<TensorToWrite> tensors;
-  json::Value steps = json::Value::Object{};
+  json::Value steps = json::Object{};
   const auto add = [&](const std::string &name, const torch::Tensor &t) {
     if (!t.defined()) return;
     torch::Tensor cpu = t.detach().to(torch::kCPU, torch::kFloat32).contiguous();
@@ -390,8 +390,8 @@ json::Value Trainer::load_state(const std::string &path) {
     throw std::runtime_error(path + ": state metadata is not valid JSON: " + e.what());
   }
   const bool adamw = d.config.optimizer.kind == OptimizerKind::AdamW;
-  const json::Value *kind = meta.find("optimizer");
-  if (!kind || !kind->is_string() || kind->as_string() != (adamw ? "adamw" : "sgd")) {
+  const json::Value *kind = json::find(meta, "optimizer");
+  if (!kind || !kind->is_string() || json::as_string(*kind) != (adamw ? "adamw" : "sgd")) {
     throw std::runtime_error(path + ": the state was saved for another optimiser");
   }
   const auto read = [&](const std::string &name, const torch::Tensor &like) -> torch::Tensor {
@@ -406,18 +406,18 @@ json::Value Trainer::load_state(const std::string &path) {
   };
   auto &state = d.optimizer->state();
   state.clear();
-  const json::Value *steps = meta.find("adamw_steps");
+  const json::Value *steps = json::find(meta, "adamw_steps");
   for (const auto &[name, p] : d.trainable) {
     if (adamw) {
       const torch::Tensor m = read("adamw.exp_avg/" + name, p);
       const torch::Tensor v = read("adamw.exp_avg_sq/" + name, p);
       if (!m.defined() || !v.defined()) continue;
-      const json::Value *step = steps ? steps->find(name) : nullptr;
+      const json::Value *step = steps ? json::find(*steps, name) : nullptr;
       if (!step || !step->is_number()) {
         throw std::runtime_error(path + ": no step count for '" + name + "'");
       }
       auto s = std::make_unique<torch::optim::AdamWParamState>();
-      s->step(static_cast<int64_t>(step->as_number()));
+      s->step(static_cast<int64_t>(json::as_number(*step)));
       s->exp_avg(m);
       s->exp_avg_sq(v);
       state[state_key(p)] = std::move(s);
@@ -429,7 +429,7 @@ json::Value Trainer::load_state(const std::string &path) {
       state[state_key(p)] = std::move(s);
     }
   }
-  const json::Value *run = meta.find("run");
+  const json::Value *run = json::find(meta, "run");
   return run ? *run : json::Value();
 }
 

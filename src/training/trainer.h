@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "core/json.h"
+#include "core/json_strict.h"
 #include "examples.h"
 #include "train_config.h"
 

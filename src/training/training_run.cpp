@@ -79,7 +79,7 @@ struct RunState {
   int bad_epochs = 0;
   bool finished = false;
   double wall_seconds = 0.0;  // over every session of the run
-  json::Value history = json::Value::Array{};
+  json::Value history = json::Array{};
 
   json::Value to_json() const {
     json::Value v;
@@ -102,25 +102,25 @@ struct RunState {
 
   static RunState from_json(const json::Value &v, const std::string &label) {
     const auto get = [&](const char *key) -> const json::Value & {
-      const json::Value *value = v.find(key);
+      const json::Value *value = json::find(v, key);
       if (!value) throw std::runtime_error(label + ": run state has no '" + key + "'");
       return *value;
     };
     try {
       RunState s;
-      s.epoch = static_cast<int>(get("epoch").as_number());
-      s.step_in_epoch = static_cast<int64_t>(get("step_in_epoch").as_number());
-      s.global_step = static_cast<int64_t>(get("global_step").as_number());
-      s.epoch_loss_sum = get("epoch_loss_sum").as_number();
-      s.epoch_loss_count = static_cast<int64_t>(get("epoch_loss_count").as_number());
-      s.has_best = get("has_best").as_bool();
-      s.best_value = get("best_value").as_number();
-      s.best_epoch = static_cast<int>(get("best_epoch").as_number());
-      s.best_step = static_cast<int64_t>(get("best_step").as_number());
+      s.epoch = static_cast<int>(json::as_number(get("epoch")));
+      s.step_in_epoch = static_cast<int64_t>(json::as_number(get("step_in_epoch")));
+      s.global_step = static_cast<int64_t>(json::as_number(get("global_step")));
+      s.epoch_loss_sum = json::as_number(get("epoch_loss_sum"));
+      s.epoch_loss_count = static_cast<int64_t>(json::as_number(get("epoch_loss_count")));
+      s.has_best = json::as_bool(get("has_best"));
+      s.best_value = json::as_number(get("best_value"));
+      s.best_epoch = static_cast<int>(json::as_number(get("best_epoch")));
+      s.best_step = static_cast<int64_t>(json::as_number(get("best_step")));
       s.best_validation = get("best_validation");
-      s.bad_epochs = static_cast<int>(get("bad_epochs").as_number());
-      s.finished = get("finished").as_bool();
-      s.wall_seconds = get("wall_seconds").as_number();
+      s.bad_epochs = static_cast<int>(json::as_number(get("bad_epochs")));
+      s.finished = json::as_bool(get("finished"));
+      s.wall_seconds = json::as_number(get("wall_seconds"));
       s.history = get("history");
       return s;
     } catch (const std::runtime_error &e) {
@@ -134,7 +134,7 @@ json::Value data_json(const Dataset &data, int val_percent) {
   const auto folders = [](const std::vector<std::string> &dirs,
                           const std::vector<ImageEntry> &train,
                           const std::vector<ImageEntry> &val) {
-    json::Value::Array list;
+    json::Array list;
     for (const std::string &dir : dirs) {
       size_t t = 0, v = 0;
       for (const ImageEntry &e : train) t += e.folder == dir ? 1 : 0;
@@ -291,21 +291,21 @@ int run_training(const TrainConfig &config, const RunOptions &options) {
   if (existing) {
     trainer.load_model(existing->model);
     const json::Value scalars = trainer.load_state(existing->state);
-    const json::Value *saved_config = scalars.find("config");
+    const json::Value *saved_config = json::find(scalars, "config");
     if (!saved_config || json::dump(*saved_config) != config_text) {
       throw std::runtime_error(existing->state +
                                ": the checkpoint was made with a different config; resume with "
                                "the same config file, or start a new run in another folder");
     }
-    const json::Value *saved_data = scalars.find("data");
+    const json::Value *saved_data = json::find(scalars, "data");
     if (!saved_data || json::dump(*saved_data) != json::dump(data_record)) {
       throw std::runtime_error(existing->state +
                                ": the data folders or their contents differ from the "
                                "checkpoint's; resume with the same --real and --fake folders");
     }
     st = RunState::from_json(scalars, existing->state);
-    const json::Value *saved_init = scalars.find("init");
-    init_from = saved_init && saved_init->is_string() ? saved_init->as_string() : "unknown";
+    const json::Value *saved_init = json::find(scalars, "init");
+    init_from = saved_init && saved_init->is_string() ? json::as_string(*saved_init) : "unknown";
     progress.line("resume: step " + std::to_string(st.global_step) + " (epoch " +
                   std::to_string(st.epoch + 1) + ", step " + std::to_string(st.step_in_epoch) +
                   " of it) from " + existing->model);
@@ -618,7 +618,7 @@ int run_training(const TrainConfig &config, const RunOptions &options) {
       st.best_step = st.global_step;
       save_best();
     }
-    st.history.as_array().push_back(std::move(entry));
+    json::as_array(st.history).push_back(std::move(entry));
 
     if (epoch_done) {
       ++st.epoch;

@@ -139,10 +139,10 @@ OperatingPoint choose_operating_point(
 
 json::Value ValidationReport::to_json() const {
   json::Value v;
-  json::Value sources = json::Value::Object{};
+  json::Value sources = json::Object{};
   for (const auto &[name, f] : per_source) sources[name] = figures_json(f);
   v["per_source_real_vs_fake"] = std::move(sources);
-  json::Value pseudo = json::Value::Object{};
+  json::Value pseudo = json::Object{};
   for (const auto &[name, f] : per_pseudo_fake) pseudo[name] = figures_json(f);
   v["real_vs_pseudo_fake"] = std::move(pseudo);
   v["combined"] = figures_json(combined);
@@ -157,7 +157,7 @@ json::Value ValidationReport::to_json() const {
     o["threshold"] = op.threshold;
     o["false_alarm_rate"] = op.false_alarm_rate;
     o["reals"] = op.reals;
-    json::Value tpr = json::Value::Object{};
+    json::Value tpr = json::Object{};
     for (const auto &[name, rate] : op.true_positive_rate) tpr[name] = rate;
     o["true_positive_rate"] = std::move(tpr);
     v["operating_point"] = std::move(o);

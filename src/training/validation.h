@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "core/json.h"
+#include "core/json_strict.h"
 #include "examples.h"
 #include "metrics.h"
 #include "train_config.h"

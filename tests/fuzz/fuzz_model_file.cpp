@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "core/json.h"
+#include "core/json_strict.h"
 #include "core/model_config.h"
 #include "core/model_error.h"
 #include "core/model_file.h"

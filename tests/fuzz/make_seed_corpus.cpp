@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "core/json.h"
+#include "core/json_strict.h"
 #include "core/model_config.h"
 #include "core/model_file.h"
 #include "core/model_layout.h"
@@ -136,8 +136,8 @@ dfd::ModelConfig small_spatial(const std::string &backbone) {
   config.threshold = 0.5;
   config.name = "fuzz-spatial-" + backbone;
   config.source = "make-seed-corpus";
-  config.training = dfd::json::Value::Object{{"epochs", dfd::json::Value(3)},
-                                             {"note", dfd::json::Value("zeros")}};
+  config.training =
+      dfd::json::Object{{"epochs", dfd::json::Value(3)}, {"note", dfd::json::Value("zeros")}};
   return config;
 }
 
@@ -246,8 +246,8 @@ void write_corpus(Corpus &corpus) {
     bad["architecture"] = "seed";
     corpus.add_text("config-lite0-seed", dfd::json::dump(bad));
     bad = dfd::model_config_to_json(spatial);
-    bad["input"]["std"] = dfd::json::Value::Array{dfd::json::Value(1.0), dfd::json::Value(1e-46),
-                                                  dfd::json::Value(1.0)};
+    bad["input"]["std"] =
+        dfd::json::Array{dfd::json::Value(1.0), dfd::json::Value(1e-46), dfd::json::Value(1.0)};
     corpus.add_text("config-std-underflow", dfd::json::dump(bad));
   }
 }

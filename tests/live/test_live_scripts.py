@@ -30,12 +30,13 @@ from gi.repository import Gst  # noqa: E402
 RUN_S = 20 * lt.TIME_SCALE
 MAX_RUN_S = 200 * lt.TIME_SCALE
 WANTED = 20  # messages with a face, per script
-MESSAGE = re.compile(r"\(element\): deepfake, timestamp=\(guint64\)(\d+), .*faces=(.*)$")
+MESSAGE = re.compile(r"\(element\): deepfake, timestamp=\(guint64\)\d+, pts=\(guint64\)(\d+), "
+                     r".*faces=(.*)$")
 
 
 def messages(text):
-    """(timestamp, has a face) for each deepfake message in gst-launch -m output."""
-    return [(int(m.group(1)), "object-id" in m.group(2))
+    """(pts, has a face) for each deepfake message in gst-launch -m output."""
+    return [(int(m.group(1)), "object_id" in m.group(2))
             for m in (MESSAGE.search(line) for line in text.splitlines()) if m]
 
 

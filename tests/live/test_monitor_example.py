@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """pipelines/deepfake-monitor.py, the PyGObject example, on the bundled clip: it must print a
-`deepfake` message per analysed frame, the ROI metadata (detection, classification and object
-id params) on every buffer, alerts, and a consistent summary, and exit 0; on a file that is
-not a video it must exit 1 with the pipeline's error; Ctrl-C must drain and exit 0.
+`deepfake` message per analysed frame, the ROI metadata (detection, classification, object id
+and relevancy params) on every buffer, each face's relevancy grid drawn from Python, alerts,
+and a consistent summary, and exit 0; on a file that is not a video it must exit 1 with the
+pipeline's error; Ctrl-C must drain and exit 0.
 
 Alerts are forced with threshold=0 (every smoothed score is at or above it, so each face turns
 fake after verdict-frames analyses): the test needs alerts to print, not a model that is wrong
@@ -28,11 +29,14 @@ EXAMPLE = [os.path.join(lt.PIPELINES, "deepfake-monitor.py")]
 ROI = re.compile(
     r"^buffer pts \S+ roi \d+ face \d+,\d+ \d+x\d+ \| detection \[[\d.]+,[\d.]+ - [\d.]+,[\d.]+\]"
     r" confidence [\d.]+ \| deepfake: (fake|real|unknown) \(label_id -?\d\) confidence [\d.]+ "
-    r"smoothed [\d.]+ verdict \w+ model \S+ \| object_id \d+$")
+    r"fake_probability [\d.]+ smoothed [\d.]+ verdict \w+ analyses \d+ model \S+ \| "
+    r"object_id \d+ \| relevancy (\d+)x(\d+) mean [\d.]+ peak at \d+,\d+$")
 FRAME = re.compile(r"^frame pts \S+ stream \S+ analysed \d+ skipped \d+: #\d+ box ")
+GRID_ROW = re.compile(r"^  \|([ .:\-=+*#%@]+)\|$")
 SUMMARY = re.compile(
-    r"^summary: (\d+) buffers \((\d+) with ROIs, (\d+) ROIs\), (\d+) deepfake messages, "
-    r"(\d+) alerts; detector: (\d+) frames analysed, (\d+) skipped, (\d+) faces scored$")
+    r"^summary: (\d+) buffers \((\d+) with ROIs, (\d+) ROIs, (\d+) relevancy grids drawn\), "
+    r"(\d+) deepfake messages, (\d+) alerts; detector: (\d+) frames analysed, (\d+) skipped, "
+    r"(\d+) faces scored$")
 
 
 def run(args, timeout=180):
@@ -48,7 +52,8 @@ def main():
     lt.require_plugin(Gst)
 
     started = time.monotonic()
-    status, lines, stderr = run([lt.CLIP, "--detect-opts", "batch-size=1 threshold=0"])
+    status, lines, stderr = run([lt.CLIP, "--detect-opts", "batch-size=1 threshold=0",
+                                 "--relevancy"])
     lt.log(f"on the clip: exit {status} in {time.monotonic() - started:.1f} s, "
            f"{len(lines)} lines; first lines:")
     for line in lines[:3]:
@@ -62,10 +67,22 @@ def main():
     if alerts:
         lt.log("  " + alerts[0])
     lt.check(len(summary) == 1 and summary[0] is not None, "one summary line")
-    buffers, with_rois, roi_count, messages, alert_count, analysed, skipped, faces = (
+    buffers, with_rois, roi_count, grids, messages, alert_count, analysed, skipped, faces = (
         int(g) for g in summary[0].groups())
     lt.check(all(ROI.match(line) for line in rois) and len(rois) == roi_count,
-             "every ROI line has its detection, deepfake and object_id params")
+             "every ROI line has its detection, deepfake, object_id and relevancy params")
+    # Each ROI line is followed by its grid: as many text rows as the grid has, each as wide.
+    drawn = 0
+    for i, line in enumerate(lines):
+        m = ROI.match(line)
+        if not m:
+            continue
+        width, height = int(m.group(2)), int(m.group(3))
+        rows = [GRID_ROW.match(row) for row in lines[i + 1:i + 1 + height]]
+        if all(r is not None and len(r.group(1)) == width for r in rows) and len(rows) == height:
+            drawn += 1
+    lt.log(f"relevancy grids drawn from Python: {drawn} (summary says {grids})")
+    lt.check(drawn == grids == roi_count, "every face's relevancy grid is printed from Python")
     lt.check(buffers >= 200 and with_rois >= buffers * 9 // 10,
              f"ROI metadata on most buffers ({with_rois} of {buffers}: the clip shows one face)")
     lt.check(all(FRAME.match(line) for line in frames) and len(frames) == messages == analysed,

@@ -35,7 +35,7 @@ SCRIPT = os.path.join(lt.PIPELINES, "monitor-mosaic.sh")
 RUN_TIMEOUT_S = 200 * lt.TIME_SCALE
 MESSAGE = re.compile(
     r'from element "detect(\d)" \(element\): deepfake, timestamp=\(guint64\)(\d+), '
-    r"stream-time=\(guint64\)(\d+),.*frames-skipped=\(guint64\)(\d+)")
+    r"pts=\(guint64\)(\d+),.*frames_skipped=\(guint64\)(\d+)")
 ALERT = re.compile(r'from element "detect(\d)" \(element\): deepfake-alert,')
 UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 
@@ -187,8 +187,9 @@ def main():
 
         per_stream = {i: [] for i in range(1, 5)}
         for m in MESSAGE.finditer(output):
+            # (pts, stream time, frames skipped): `timestamp` is the stream time.
             per_stream[int(m.group(1))].append(
-                (int(m.group(2)), int(m.group(3)), int(m.group(4))))
+                (int(m.group(3)), int(m.group(2)), int(m.group(4))))
         for i, msgs in per_stream.items():
             pts = [m[0] for m in msgs]
             last_stream_s = msgs[-1][1] / 1e9 if msgs else 0
@@ -271,7 +272,7 @@ def check_mqtt(received, bus_alerts):
             elif topic == "deepfake/alerts" and source in alerts:
                 alerts[source] += 1
                 if (doc.get("type") != "alert" or doc.get("verdict") not in ("fake", "real")
-                        or "stream_time" not in doc
+                        or "timestamp" not in doc or "pts" not in doc
                         or not UTC.match(str(doc.get("wall_clock")))):
                     malformed.append(payload)
     lt.log(f"MQTT: frame messages per source {frames}, alerts per source {alerts}; "

@@ -112,7 +112,7 @@ def main():
             if message is not None and message.type == Gst.MessageType.ELEMENT:
                 s = message.get_structure()
                 if s.get_name() == "deepfake-alert":
-                    posted_alerts.add((s.get_value("timestamp"), s.get_value("object-id")))
+                    posted_alerts.add((s.get_value("timestamp"), s.get_value("object_id")))
                 message = None
             if phase == "up" and len(arrivals) >= STOP_AT_FRAME:
                 lt.stop(broker)

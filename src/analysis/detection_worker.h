@@ -1,13 +1,13 @@
-// The thread that runs face detection, tracking and crop submission for deepfakedetect, so that
-// the upstream streaming thread only queues frames: a live source is never held up by a
-// detector slower than its frame rate, and a file decodes its next frame while this one is
-// searched. Jobs run one at a time in submission order (the tracker needs frames in order).
+// The thread that runs face detection (or takes upstream regions), tracking and crop
+// submission, so that the thread that receives frames only queues them: a live source is never
+// held up by a detector slower than its frame rate, and a file decodes its next frame while
+// this one is searched. Jobs run one at a time in submission order (the tracker needs frames
+// in order).
 //
-// The worker shares the element's mutex and condition variable: whoever waits for a job (the
-// pushing task) also wakes on flushes. Methods named *_locked expect that mutex held.
+// The worker shares its owner's mutex and condition variable: whoever waits for a job (the
+// element's pushing task) also wakes on its own events (flushes). Methods named *_locked
+// expect that mutex held.
 #pragma once
-
-#include <gst/video/video.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -17,21 +17,24 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
-#include "face_analysis.h"
-#include "gstptr.h"
+#include "analysis/face_analyzer.h"
+#include "analysis/frame_view.h"
 
-namespace dfd::gst {
+namespace dfd {
 
 struct FrameJob {
   enum class State { Waiting, Running, Done, Cancelled };
 
   int64_t frame_index = 0;
-  GstVideoInfo info{};
   AnalysisSettings settings;
-  // A reference for reading the frame; dropped as soon as detection has read it, so that a
-  // downstream element can write the frame in place without a copy.
-  BufferPtr buffer;
+  // true: classify `regions` (found upstream) instead of running the detector.
+  bool given_regions = false;
+  std::vector<GivenRegion> regions;
+  // Dropped as soon as the analysis has read the frame, so that a downstream element can
+  // write the frame in place without a copy.
+  std::unique_ptr<FrameSource> source;
 
   // Under the shared mutex until Done; after that only read.
   State state = State::Waiting;
@@ -92,4 +95,4 @@ class DetectionWorker {
   std::thread thread_;  // last: starts once everything above is set up
 };
 
-}  // namespace dfd::gst
+}  // namespace dfd

@@ -1,63 +1,30 @@
-#include "face_analysis.h"
+#include "analysis/face_analyzer.h"
 
 #include <algorithm>
-#include <cmath>
+#include <stdexcept>
 #include <utility>
 
-#include "core/heatmap.h"
-#include "framecv.h"
-#include "imaging/overlay.h"
+#include "analysis/box_relevancy.h"
 #include "imaging/preprocess.h"
 
-namespace dfd::gst {
+namespace dfd {
 
-namespace {
-
-// Bilinear sample with edges clamped, at continuous pixel coordinates (pixel centres on
-// integers).
-float sample(const FloatMap &map, double x, double y) {
-  x = std::clamp(x, 0.0, static_cast<double>(map.width - 1));
-  y = std::clamp(y, 0.0, static_cast<double>(map.height - 1));
-  const int x0 = static_cast<int>(std::floor(x));
-  const int y0 = static_cast<int>(std::floor(y));
-  const int x1 = std::min(x0 + 1, map.width - 1);
-  const int y1 = std::min(y0 + 1, map.height - 1);
-  const double fx = x - x0;
-  const double fy = y - y0;
-  const double top = map.at(x0, y0) * (1 - fx) + map.at(x1, y0) * fx;
-  const double bottom = map.at(x0, y1) * (1 - fx) + map.at(x1, y1) * fx;
-  return static_cast<float>(top * (1 - fy) + bottom * fy);
-}
-
-}  // namespace
-
-RelevancyGrid box_relevancy(const RelevancyGrid &model_grid, const ModelConfig &config,
-                            const SubmittedFace &face, int max_side) {
-  RelevancyGrid out;
-  if (model_grid.values.empty() || face.crop.empty() || face.box.empty()) return out;
-  const FloatMap input_map = relevancy_map(model_grid, config.architecture, config.image_size);
-  // The crop's map at a reduced size: it is sampled again onto a grid of at most max_side, so
-  // full-resolution crops (hundreds of pixels) would only cost time.
-  const double shrink = std::min(1.0, 128.0 / std::max(face.crop.width, face.crop.height));
-  const cv::Size small(std::max(1, static_cast<int>(std::lround(face.crop.width * shrink))),
-                       std::max(1, static_cast<int>(std::lround(face.crop.height * shrink))));
-  const FloatMap crop_map = map_onto_crop(input_map, face.content, small);
-  const double sx = static_cast<double>(small.width) / face.crop.width;
-  const double sy = static_cast<double>(small.height) / face.crop.height;
-
-  const double fit =
-      std::min(1.0, static_cast<double>(max_side) / std::max(face.box.width, face.box.height));
-  out.width = std::max(1, static_cast<int>(std::lround(face.box.width * fit)));
-  out.height = std::max(1, static_cast<int>(std::lround(face.box.height * fit)));
-  out.values.resize(static_cast<size_t>(out.width) * static_cast<size_t>(out.height));
-  for (int j = 0; j < out.height; ++j) {
-    const double frame_y = face.box.y + (j + 0.5) * face.box.height / out.height;
-    const double crop_y = (frame_y - face.crop.y) * sy - 0.5;
-    for (int i = 0; i < out.width; ++i) {
-      const double frame_x = face.box.x + (i + 0.5) * face.box.width / out.width;
-      const double crop_x = (frame_x - face.crop.x) * sx - 0.5;
-      out.values[static_cast<size_t>(j) * out.width + i] = sample(crop_map, crop_x, crop_y);
+std::vector<TrackedFace> carry_regions(const std::vector<GivenRegion> &regions,
+                                       const std::vector<TrackedFace> &last, float min_iou) {
+  std::vector<TrackedFace> out;
+  for (const GivenRegion &region : regions) {
+    uint64_t track = region.object_id;
+    if (track == 0) {
+      float best = 0.f;
+      for (const TrackedFace &face : last) {
+        const float iou = intersection_over_union(face.box, region.box);
+        if (iou >= min_iou && iou > best) {
+          best = iou;
+          track = face.track_id;
+        }
+      }
     }
+    if (track != 0) out.push_back({track, region.box, region.confidence, region.roi_id, {}});
   }
   return out;
 }
@@ -66,10 +33,16 @@ FaceAnalyzer::FaceAnalyzer(std::unique_ptr<FaceDetector> detector, std::shared_p
                            const TrackerOptions &tracker_options)
     : detector_(std::move(detector)), batcher_(std::move(batcher)), tracker_(tracker_options) {}
 
-FrameAnalysis FaceAnalyzer::analyse(const GstVideoFrame *frame, int64_t frame_index,
+void FaceAnalyzer::set_completion_callback(std::function<void()> callback) {
+  on_complete_ = std::move(callback);
+}
+
+FrameAnalysis FaceAnalyzer::analyse(const FrameView &frame, int64_t frame_index,
                                     const AnalysisSettings &settings) {
+  if (!detector_) throw std::logic_error("FaceAnalyzer::analyse without a face detector");
   FrameAnalysis out;
   out.frame_index = frame_index;
+  out.frame_size = frame.size();
   std::vector<cv::Rect> tracked;
   if (!settings.full_detection) {
     std::lock_guard<std::mutex> lock(tracker_lock_);
@@ -78,18 +51,49 @@ FrameAnalysis FaceAnalyzer::analyse(const GstVideoFrame *frame, int64_t frame_in
   // With nothing to follow (first frame, after a reset, every face lost) only a whole-frame
   // search can find anything.
   out.full_detection = tracked.empty();
-  const cv::Mat gray = gray_frame(frame);
+  const cv::Mat gray = frame.gray();
   const std::vector<FaceBox> found =
       out.full_detection ? detector_->detect(gray) : detector_->detect_near(gray, tracked);
+  return score_faces(frame, std::move(out), found, std::vector<uint64_t>(found.size(), 0),
+                     std::vector<int>(found.size(), -1), settings);
+}
 
+FrameAnalysis FaceAnalyzer::analyse_regions(const FrameView &frame, int64_t frame_index,
+                                            const AnalysisSettings &settings,
+                                            const std::vector<GivenRegion> &regions) {
+  FrameAnalysis out;
+  out.frame_index = frame_index;
+  out.frame_size = frame.size();
+  out.full_detection = false;
+  const cv::Rect bounds(cv::Point(0, 0), out.frame_size);
+  std::vector<FaceBox> found;
+  std::vector<uint64_t> given;
+  std::vector<int> roi_ids;
+  for (const GivenRegion &region : regions) {
+    // A box reaching past the frame (allowed by the ROI meta) is cut to what can be seen;
+    // one wholly outside has nothing to classify.
+    const cv::Rect box = region.box & bounds;
+    if (box.empty()) continue;
+    found.push_back({box, region.confidence, {}});
+    given.push_back(region.object_id);
+    roi_ids.push_back(region.roi_id);
+  }
+  return score_faces(frame, std::move(out), found, given, roi_ids, settings);
+}
+
+FrameAnalysis FaceAnalyzer::score_faces(const FrameView &frame, FrameAnalysis out,
+                                        const std::vector<FaceBox> &found,
+                                        const std::vector<uint64_t> &given,
+                                        const std::vector<int> &roi_ids,
+                                        const AnalysisSettings &settings) {
   std::vector<uint64_t> ids;
   std::vector<bool> due;
   std::vector<int64_t> last_submitted;
   {
     std::lock_guard<std::mutex> lock(tracker_lock_);
-    ids = tracker_.associate(found);
+    ids = tracker_.associate(found, given);
     for (const uint64_t id : ids) {
-      due.push_back(tracker_.wants_analysis(id, frame_index, settings.reclassify_interval));
+      due.push_back(tracker_.wants_analysis(id, out.frame_index, settings.reclassify_interval));
       const Track *track = tracker_.find(id);
       last_submitted.push_back(track != nullptr ? track->last_submitted_frame : -1);
     }
@@ -109,26 +113,28 @@ FrameAnalysis FaceAnalyzer::analyse(const GstVideoFrame *frame, int64_t frame_in
     }
   }
 
-  const cv::Size frame_size(GST_VIDEO_FRAME_WIDTH(frame), GST_VIDEO_FRAME_HEIGHT(frame));
   const ModelConfig &model = config();
   std::vector<ModelInput> inputs;
   for (size_t i = 0; i < found.size(); ++i) {
-    out.faces.push_back({ids[i], found[i].box, found[i].confidence});
+    out.faces.push_back(
+        {ids[i], found[i].box, found[i].confidence, roi_ids[i], found[i].landmarks});
     if (!due[i]) continue;
-    const cv::Rect crop = seed_square_box(found[i].box, frame_size, settings.margin);
+    const cv::Rect crop = seed_square_box(found[i].box, out.frame_size, settings.margin);
     if (crop.empty()) continue;
-    ModelInput input = make_model_input(region_to_bgr(frame, crop), model);
+    ModelInput input = make_model_input(frame.bgr_region(crop), model);
     out.submitted.push_back({ids[i], found[i].box, crop, input.content});
     inputs.push_back(std::move(input));
   }
   if (inputs.empty()) return out;
 
-  out.result =
-      batcher_->submit(pack_model_inputs(inputs, model.image_size), inputs.size(), settings.explain)
-          .share();
+  out.result = batcher_
+                   ->submit(pack_model_inputs(inputs, model.image_size), inputs.size(),
+                            settings.explain, on_complete_)
+                   .share();
   std::lock_guard<std::mutex> lock(tracker_lock_);
-  for (const SubmittedFace &face : out.submitted)
-    tracker_.mark_submitted(face.track_id, frame_index);
+  for (const SubmittedFace &face : out.submitted) {
+    tracker_.mark_submitted(face.track_id, out.frame_index);
+  }
   return out;
 }
 
@@ -154,12 +160,12 @@ std::vector<VerdictEvent> FaceAnalyzer::apply(const FrameAnalysis &analysis,
   return events;
 }
 
-std::vector<FaceReport> FaceAnalyzer::report(const std::vector<FaceRecord> &faces,
+std::vector<FaceReport> FaceAnalyzer::report(const std::vector<TrackedFace> &faces,
                                              const std::vector<FaceReport> &previous) const {
   std::vector<FaceReport> out;
   out.reserve(faces.size());
   std::lock_guard<std::mutex> lock(tracker_lock_);
-  for (const FaceRecord &face : faces) {
+  for (const TrackedFace &face : faces) {
     FaceReport report;
     if (const Track *track = tracker_.find(face.track_id)) {
       report.scored = track->scored;
@@ -170,7 +176,7 @@ std::vector<FaceReport> FaceAnalyzer::report(const std::vector<FaceRecord> &face
       report.analyses = track->analyses;
       report.relevancy = track->relevancy;
     } else {
-      // The streaming thread runs ahead and may already have dropped this track.
+      // The analysing thread runs ahead and may already have dropped this track.
       const auto old = std::find_if(previous.begin(), previous.end(), [&](const FaceReport &r) {
         return r.face.track_id == face.track_id;
       });
@@ -209,4 +215,4 @@ void FaceAnalyzer::reset() {
   last_full_detection_ = -1;
 }
 
-}  // namespace dfd::gst
+}  // namespace dfd

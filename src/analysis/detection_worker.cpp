@@ -1,11 +1,11 @@
-#include "detect_worker.h"
+#include "analysis/detection_worker.h"
 
 #include <algorithm>
 #include <chrono>
 #include <exception>
 #include <utility>
 
-namespace dfd::gst {
+namespace dfd {
 
 DetectionWorker::DetectionWorker(FaceAnalyzer &analyzer, std::mutex &lock,
                                  std::condition_variable &changed,
@@ -35,7 +35,7 @@ void DetectionWorker::submit_locked(std::shared_ptr<FrameJob> job) {
 void DetectionWorker::cancel_waiting_locked() {
   for (const std::shared_ptr<FrameJob> &job : waiting_) {
     job->state = FrameJob::State::Cancelled;
-    job->buffer.reset();
+    job->source.reset();
   }
   waiting_.clear();
   changed_.notify_all();
@@ -74,25 +74,28 @@ void DetectionWorker::run() {
     waiting_.pop_front();
     job->state = FrameJob::State::Running;
     running_ = true;
-    BufferPtr buffer = std::move(job->buffer);
+    std::unique_ptr<FrameSource> source = std::move(job->source);
     lock.unlock();
 
     const auto start = std::chrono::steady_clock::now();
     FrameAnalysis analysis;
     std::string error;
     {
-      MappedFrame frame(&job->info, buffer.get(), GST_MAP_READ);
-      if (!frame.ok()) {
-        error = "cannot map the video frame";
+      const std::unique_ptr<FrameView> frame = source ? source->map() : nullptr;
+      if (!frame) {
+        error = "cannot read the video frame";
       } else {
         try {
-          analysis = analyzer_.analyse(frame.get(), job->frame_index, job->settings);
+          analysis =
+              job->given_regions
+                  ? analyzer_.analyse_regions(*frame, job->frame_index, job->settings, job->regions)
+                  : analyzer_.analyse(*frame, job->frame_index, job->settings);
         } catch (const std::exception &e) {
           error = e.what();
         }
       }
     }
-    buffer.reset();
+    source.reset();
     const auto elapsed = std::chrono::steady_clock::now() - start;
     const double cost = std::chrono::duration<double, std::milli>(elapsed).count();
     busy_ns_ += static_cast<uint64_t>(
@@ -105,8 +108,9 @@ void DetectionWorker::run() {
     // Pruned here too: only live sources ask for the backlog, and without this the finished
     // futures (each holding its frame's predictions) piled up for as long as a file played.
     prune_outstanding_locked();
-    if (analysis.result.valid())
+    if (analysis.result.valid()) {
       outstanding_.push_back({analysis.result, analysis.submitted.size()});
+    }
     if (error.empty()) ++frames_done_;
     job->analysis = std::move(analysis);
     job->error = std::move(error);
@@ -116,4 +120,4 @@ void DetectionWorker::run() {
   }
 }
 
-}  // namespace dfd::gst
+}  // namespace dfd
