@@ -47,7 +47,7 @@ def check_refusals(frame, alert):
     """Documents the schema must refuse, each one change away from a valid one."""
     cases = []
     extra = copy.deepcopy(frame)
-    extra["objects"][0]["deepfake"]["fake_probability"] = 0.5
+    extra["objects"][0]["deepfake"]["probability_fake"] = 0.5
     cases.append(("a frame with an unknown key in objects[0].deepfake", extra, "publish-frame"))
     missing = copy.deepcopy(frame)
     del missing["objects"][0]["detection"]["bounding_box"]["x_max"]
@@ -83,7 +83,7 @@ def main():
         lt.log("  " + problem)
     lt.check(frames and any(f.get("objects") for f in frames), "frames with faces were published")
     lt.check(alerts, "threshold=0 made alerts")
-    lt.check(all("timestamp" in d and "stream_time" in d for d in documents),
+    lt.check(all("timestamp" in d and "pts" in d for d in documents),
              "every message of a file's frames has its times")
     lt.check(not bad, f"every frame message and alert matches the schema ({len(bad)} problems)")
     check_refusals(next(f for f in frames if f.get("objects")), alerts[0])
