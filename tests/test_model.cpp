@@ -281,10 +281,10 @@ START_TEST(test_engine_errors_are_clear) {
     ck_assert_ptr_nonnull(strstr(e.what(), "/nonexistent/model.safetensors"));
   }
   try {
-    dfd::check_device("gpu");
+    dfd::check_device("tpu");
     ck_abort_msg("bad device accepted");
   } catch (const std::invalid_argument &e) {
-    ck_assert_ptr_nonnull(strstr(e.what(), "gpu"));
+    ck_assert_ptr_nonnull(strstr(e.what(), "tpu"));
   }
   if (!at::detail::getCUDAHooks().hasCUDART()) {
     try {
