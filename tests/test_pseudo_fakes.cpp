@@ -338,6 +338,19 @@ START_TEST(test_fake_kind_config) {
   ck_assert(c.data.sbi_fraction == 0.0);
   ck_assert(c.data.face_detector == dfd::DetectorKind::Yunet);
   ck_assert(c.false_alarm_rate == 0.01);
+  ck_assert(c.calibration_scope == CalibrationScope::Pooled);
+  const TrainConfig every = parse_train_config_text(
+      "{" + model + R"(, "calibration": {"false_alarm_rate": 0.01, "scope": "every-source"}})",
+      "t.json");
+  ck_assert(every.calibration_scope == CalibrationScope::EverySource);
+  try {
+    parse_train_config_text(
+        "{" + model + R"(, "calibration": {"false_alarm_rate": 0.01, "scope": "per-camera"}})",
+        "t.json");
+    ck_abort_msg("accepted calibration.scope \"per-camera\"");
+  } catch (const ConfigError &e) {
+    ck_assert_msg(std::string(e.what()).find("every-source") != std::string::npos, "%s", e.what());
+  }
   const auto rejected = [&](const std::string &data, const char *needle) {
     try {
       parse_train_config_text("{" + model + R"(, "data": )" + data + "}", "t.json");
@@ -383,6 +396,50 @@ START_TEST(test_operating_point_by_hand) {
 }
 END_TEST
 
+START_TEST(test_operating_point_on_every_source) {
+  // Source "a": 200 reals at 0.0025, 0.0075, ..., 0.9975. Source "b": 100 reals at 0.005,
+  // 0.015, ..., whose three highest are replaced by 0.9990, 0.9992 and 0.9994: the source whose
+  // reals the model finds harder.
+  const auto logit = [](double p) { return static_cast<float>(std::log(p / (1.0 - p))); };
+  std::vector<float> a, b;
+  for (int i = 0; i < 200; ++i) a.push_back(logit((i + 0.5) / 200.0));
+  for (int i = 0; i < 100; ++i) b.push_back(logit((i + 0.5) / 100.0));
+  b[97] = logit(0.9990);
+  b[98] = logit(0.9992);
+  b[99] = logit(0.9994);
+  const NamedLogits reals = {{"a", a}, {"b", b}};
+  const NamedLogits fakes = {{"f", {logit(0.9999), logit(0.9991), logit(0.99), logit(0.2)}}};
+
+  // Each source alone: "a" needs a threshold just above 0.9875, "b" just above 0.9992 (its
+  // second highest); the highest of the two wins.
+  const OperatingPoint every = choose_operating_point_every_source(reals, fakes, 0.01);
+  ck_assert_msg(every.threshold > 0.9992 - 1e-6 && every.threshold <= 0.9994, "threshold %.6f",
+                every.threshold);
+  ck_assert(every.scope == CalibrationScope::EverySource);
+  ck_assert_uint_eq(every.per_source.size(), 2);
+  ck_assert(every.per_source[0].source == "a" && every.per_source[0].alarms == 0 &&
+            every.per_source[0].reals == 200);
+  ck_assert(every.per_source[1].source == "b" && every.per_source[1].alarms == 1 &&
+            every.per_source[1].reals == 100);
+  ck_assert_uint_eq(every.reals, 300);
+  ck_assert(std::fabs(every.false_alarm_rate - 1.0 / 300.0) < 1e-12);
+  // Only 0.9999 is caught: 0.9991 is below the threshold.
+  ck_assert(std::fabs(every.true_positive_rate[0].second - 0.25) < 1e-12);
+
+  // Pooled over 300 reals, 3 alarms are allowed: just above the fourth highest (0.9975 of
+  // "a"), which leaves "b" with 3 alarms in 100, three times the rate asked for.
+  std::vector<float> pooled = a;
+  pooled.insert(pooled.end(), b.begin(), b.end());
+  const OperatingPoint all = choose_operating_point(pooled, fakes, 0.01);
+  const OperatingPoint measured = measure_operating_point(all.threshold, reals, fakes);
+  ck_assert_msg(all.threshold > 0.9975 - 1e-6 && all.threshold <= 0.9990, "threshold %.6f",
+                all.threshold);
+  ck_assert_uint_eq(measured.per_source[0].alarms, 0);
+  ck_assert_uint_eq(measured.per_source[1].alarms, 3);
+  ck_assert(std::fabs(measured.false_alarm_rate - all.false_alarm_rate) < 1e-12);
+}
+END_TEST
+
 int main() {
   Suite *suite = suite_create("pseudo-fakes");
   TCase *swap = tcase_create("cross-identity swap");
@@ -402,6 +459,7 @@ int main() {
   tcase_add_test(plan, test_weighted_plan_mixes_sources_and_kinds);
   tcase_add_test(plan, test_fake_kind_config);
   tcase_add_test(plan, test_operating_point_by_hand);
+  tcase_add_test(plan, test_operating_point_on_every_source);
   suite_add_tcase(suite, plan);
   SRunner *runner = srunner_create(suite);
   srunner_run_all(runner, CK_VERBOSE);

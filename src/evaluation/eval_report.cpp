@@ -369,7 +369,9 @@ std::vector<std::string> check_report_schema(const json::Value &report) {
       check.need(*op, "operating_point.", key, {T::Number});
     }
     check.need(*op, "operating_point.", "true_positive_rate", {T::Object});
+    check.need(*op, "operating_point.", "per_source", {T::Array});
     check.need(*op, "operating_point.", "chosen", {T::Object, T::Null});
+    check.need(*op, "operating_point.", "chosen_every_source", {T::Object, T::Null});
   }
   if (const Value *loc = check.need(report, "", "localisation", {T::Object, T::Null});
       loc && loc->is_object()) {

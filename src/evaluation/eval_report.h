@@ -24,10 +24,13 @@
 //   per_source        null, or [M]: each data set's reals against its own fakes (real and
 //                     pseudo), named by the data set
 //   operating_point   null, or {threshold, reals, false_alarms, false_alarm_rate,
-//                     true_positive_rate: {method: rate, "all": rate}, chosen: null or
+//                     true_positive_rate: {method: rate, "all": rate}, per_source: [{source,
+//                     reals, false_alarms, false_alarm_rate}], chosen: null or P,
+//                     chosen_every_source: null or P}: the threshold in use on these reals,
+//                     and the ones --false-alarm-rate asks for, on all the reals pooled
+//                     (chosen) and on each source's reals alone (chosen_every_source); P is
 //                     {false_alarm_rate_target, threshold, false_alarm_rate,
-//                     true_positive_rate}}: the threshold in use on these reals, and the one
-//                     --false-alarm-rate asks for
+//                     true_positive_rate, per_source}
 //   localisation      null, or {images, grid: {width, height}, mask_coverage,
 //                     rows: [{kind, order, images, mass_inside, top_cell_inside}]}
 // M (metrics): {name, real, fake, threshold, accuracy, precision, recall, f1,

@@ -799,66 +799,83 @@ class Evaluation {
                 shown);
   }
 
-  // The threshold in use on these reals (false alarms and what it catches), and the one
-  // that --false-alarm-rate asks for.
+  // The threshold in use on these reals (false alarms, on all of them and on each source's,
+  // and what it catches), and the ones --false-alarm-rate asks for: over all the reals
+  // pooled, and on every source's reals alone.
   void operating_point() {
-    std::vector<float> real_logits;
-    std::map<std::string, std::vector<float>> fake_logits;
-    for (const FrameResult &f : report_.frames) {
-      (f.fake ? fake_logits[f.method] : real_logits).push_back(static_cast<float>(f.logit));
+    std::map<std::string, std::vector<float>> real_logits, fake_logits;
+    for (size_t i = 0; i < report_.frames.size(); ++i) {
+      const FrameResult &f = report_.frames[i];
+      (f.fake ? fake_logits[f.method] : real_logits[frame_sources_.at(i)])
+          .push_back(static_cast<float>(f.logit));
     }
     if (real_logits.empty()) return;
-    std::vector<std::pair<std::string, std::vector<float>>> fakes(fake_logits.begin(),
-                                                                  fake_logits.end());
-    const auto tpr_json = [](const training::OperatingPoint &op) {
-      json::Value v = json::Object{};
-      for (const auto &[name, rate] : op.true_positive_rate) v[name] = rate;
+    const training::NamedLogits reals(real_logits.begin(), real_logits.end());
+    const training::NamedLogits fakes(fake_logits.begin(), fake_logits.end());
+    std::vector<float> pooled;
+    for (const auto &[source, logits] : reals) pooled.insert(pooled.end(), logits.begin(), logits.end());
+
+    const auto point_json = [](const training::OperatingPoint &op) {
+      json::Value v;
+      v["threshold"] = op.threshold;
+      v["false_alarm_rate"] = op.false_alarm_rate;
+      json::Value tpr = json::Object{};
+      for (const auto &[name, rate] : op.true_positive_rate) tpr[name] = rate;
+      v["true_positive_rate"] = std::move(tpr);
+      json::Value sources = json::Array{};
+      for (const training::SourceAlarms &a : op.per_source) {
+        json::Value item;
+        item["source"] = a.source;
+        item["reals"] = a.reals;
+        item["false_alarms"] = a.alarms;
+        item["false_alarm_rate"] = a.rate();
+        json::as_array(sources).push_back(std::move(item));
+      }
+      v["per_source"] = std::move(sources);
       return v;
     };
-    // At the threshold in use: a target rate of 0 is not asked for, so measure directly.
-    size_t alarms = 0;
-    for (const float l : real_logits) alarms += sigmoid(l) >= threshold_ ? 1 : 0;
-    training::OperatingPoint in_use = training::choose_operating_point(real_logits, fakes, 1.0);
-    for (auto &[name, rate] : in_use.true_positive_rate) {
-      size_t caught = 0, count = 0;
-      for (const auto &[method, logits] : fakes) {
-        if (name != "all" && name != method) continue;
-        for (const float l : logits) caught += sigmoid(l) >= threshold_ ? 1 : 0;
-        count += logits.size();
+    const auto print_point = [](const std::string &heading, const training::OperatingPoint &op) {
+      std::printf("%s threshold %s: %s%% of %zu reals flagged (", heading.c_str(),
+                  fixed(op.threshold, 4).c_str(), fixed(100.0 * op.false_alarm_rate, 2).c_str(),
+                  op.reals);
+      for (size_t i = 0; i < op.per_source.size(); ++i) {
+        const training::SourceAlarms &a = op.per_source[i];
+        std::printf("%s%s %zu/%zu %s%%", i ? "; " : "", a.source.c_str(), a.alarms, a.reals,
+                    fixed(100.0 * a.rate(), 2).c_str());
       }
-      rate = count ? static_cast<double>(caught) / count : 0.0;
-    }
-    json::Value op;
-    op["threshold"] = threshold_;
-    op["reals"] = real_logits.size();
-    op["false_alarms"] = alarms;
-    op["false_alarm_rate"] = static_cast<double>(alarms) / real_logits.size();
-    op["true_positive_rate"] = tpr_json(in_use);
-    op["chosen"] = json::Value();
-    std::printf("\nOperating point at threshold %s: %zu of %zu reals flagged (%s%%); caught:",
-                fixed(threshold_, 4).c_str(), alarms, real_logits.size(),
-                fixed(100.0 * alarms / real_logits.size(), 2).c_str());
-    for (const auto &[name, rate] : in_use.true_positive_rate) {
-      std::printf(" %s %s%%;", name.c_str(), fixed(100.0 * rate, 1).c_str());
-    }
-    std::printf("\n");
-    if (o_.false_alarm_rate) {
-      const training::OperatingPoint chosen =
-          training::choose_operating_point(real_logits, fakes, *o_.false_alarm_rate);
-      json::Value c;
-      c["false_alarm_rate_target"] = chosen.false_alarm_rate_target;
-      c["threshold"] = chosen.threshold;
-      c["false_alarm_rate"] = chosen.false_alarm_rate;
-      c["true_positive_rate"] = tpr_json(chosen);
-      op["chosen"] = std::move(c);
-      std::printf("For %s%% false alarms on these reals: threshold %s (measured %s%%); caught:",
-                  fixed(100.0 * *o_.false_alarm_rate, 2).c_str(),
-                  fixed(chosen.threshold, 4).c_str(),
-                  fixed(100.0 * chosen.false_alarm_rate, 2).c_str());
-      for (const auto &[name, rate] : chosen.true_positive_rate) {
+      std::printf("); caught:");
+      for (const auto &[name, rate] : op.true_positive_rate) {
         std::printf(" %s %s%%;", name.c_str(), fixed(100.0 * rate, 1).c_str());
       }
       std::printf("\n");
+    };
+
+    const training::OperatingPoint in_use =
+        training::measure_operating_point(threshold_, reals, fakes);
+    json::Value op = point_json(in_use);
+    op["reals"] = in_use.reals;
+    size_t alarms = 0;
+    for (const training::SourceAlarms &a : in_use.per_source) alarms += a.alarms;
+    op["false_alarms"] = alarms;
+    op["chosen"] = json::Value();
+    op["chosen_every_source"] = json::Value();
+    std::printf("\n");
+    print_point("Operating point at the threshold in use,", in_use);
+    if (o_.false_alarm_rate) {
+      const double rate = *o_.false_alarm_rate;
+      const training::OperatingPoint chosen = training::measure_operating_point(
+          training::choose_operating_point(pooled, {}, rate).threshold, reals, fakes);
+      json::Value c = point_json(chosen);
+      c["false_alarm_rate_target"] = rate;
+      op["chosen"] = std::move(c);
+      print_point("For " + fixed(100.0 * rate, 2) + "% false alarms on all these reals pooled:",
+                  chosen);
+      const training::OperatingPoint every =
+          training::choose_operating_point_every_source(reals, fakes, rate);
+      json::Value e = point_json(every);
+      e["false_alarm_rate_target"] = rate;
+      op["chosen_every_source"] = std::move(e);
+      print_point("For at most " + fixed(100.0 * rate, 2) + "% on every source's reals:", every);
     }
     report_.operating_point = std::move(op);
   }

@@ -98,6 +98,8 @@ struct DataConfig {
   double crop_margin_jitter = 0.0;  // training adds a margin uniform in [0, this]
 };
 
+enum class CalibrationScope { Pooled, EverySource };
+
 struct TrainConfig {
   std::string label;     // the file it came from, for messages
   json::Value document;  // the file's JSON as read: recorded in the model, compared on resume
@@ -128,6 +130,10 @@ struct TrainConfig {
   // > 0: the saved model's threshold is the one that flags this share of the validation reals
   // (its operating point is recorded beside the figures); 0 keeps model.threshold.
   double false_alarm_rate = 0.0;
+  // Which reals the rate is held on: all of them pooled, or each source's on its own (the
+  // threshold is then the highest of the per-source ones, so that a large source whose reals
+  // look real cannot hide a source whose reals the model finds harder).
+  CalibrationScope calibration_scope = CalibrationScope::Pooled;
   int log_every_steps = 50;
   int checkpoint_every_steps = 0;  // 0: only at epoch ends
 };

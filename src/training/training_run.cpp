@@ -443,7 +443,7 @@ int run_training(const TrainConfig &config, const RunOptions &options) {
       logits.insert(logits.end(), part.begin(), part.end());
     }
     return score_validation(val, logits, config.model.threshold, config.data,
-                            config.false_alarm_rate);
+                            config.false_alarm_rate, config.calibration_scope);
   };
 
   if (options.validate_at_start && !existing && !val.examples.empty()) {

@@ -99,34 +99,48 @@ ValidationSet build_validation_set(const ExampleMaker &maker, const Dataset &dat
   return set;
 }
 
-OperatingPoint choose_operating_point(
-    const std::vector<float> &real_logits,
-    const std::vector<std::pair<std::string, std::vector<float>>> &fakes, double false_alarm_rate) {
-  OperatingPoint op;
-  op.false_alarm_rate_target = false_alarm_rate;
-  op.reals = real_logits.size();
+namespace {
+
+// Just above the (allowed + 1)-th highest real, so exactly `allowed` reals (ties permitting)
+// stay at or above it.
+double threshold_for(const std::vector<float> &real_logits, double false_alarm_rate) {
   std::vector<double> reals;
   for (const float l : real_logits) reals.push_back(sigmoid(l));
   std::sort(reals.begin(), reals.end(), std::greater<double>());
   const size_t allowed =
       static_cast<size_t>(std::floor(false_alarm_rate * static_cast<double>(reals.size())));
-  if (reals.empty()) {
-    op.threshold = 0.5;
-  } else if (allowed >= reals.size()) {
-    op.threshold = reals.back();
-  } else {
-    // Just above the (allowed + 1)-th highest real, so exactly `allowed` reals (ties
-    // permitting) stay at or above it.
-    op.threshold = std::nextafter(reals[allowed], 2.0);
-  }
-  op.threshold = std::min(op.threshold, 1.0);
+  if (reals.empty()) return 0.5;
+  if (allowed >= reals.size()) return reals.back();
+  return std::min(std::nextafter(reals[allowed], 2.0), 1.0);
+}
+
+size_t alarms_at(const std::vector<float> &logits, double threshold) {
+  size_t n = 0;
+  for (const float l : logits) n += sigmoid(l) >= threshold ? 1 : 0;
+  return n;
+}
+
+}  // namespace
+
+const char *calibration_scope_name(CalibrationScope scope) {
+  return scope == CalibrationScope::EverySource ? "every-source" : "pooled";
+}
+
+OperatingPoint measure_operating_point(double threshold, const NamedLogits &reals_by_source,
+                                       const NamedLogits &fakes) {
+  OperatingPoint op;
+  op.threshold = threshold;
   size_t alarms = 0;
-  for (const double p : reals) alarms += p >= op.threshold ? 1 : 0;
-  op.false_alarm_rate = reals.empty() ? 0.0 : static_cast<double>(alarms) / reals.size();
+  for (const auto &[source, logits] : reals_by_source) {
+    SourceAlarms s{source, logits.size(), alarms_at(logits, threshold)};
+    op.reals += s.reals;
+    alarms += s.alarms;
+    op.per_source.push_back(std::move(s));
+  }
+  op.false_alarm_rate = op.reals ? static_cast<double>(alarms) / op.reals : 0.0;
   size_t caught_all = 0, count_all = 0;
   for (const auto &[name, logits] : fakes) {
-    size_t caught = 0;
-    for (const float l : logits) caught += sigmoid(l) >= op.threshold ? 1 : 0;
+    const size_t caught = alarms_at(logits, threshold);
     caught_all += caught;
     count_all += logits.size();
     op.true_positive_rate.emplace_back(
@@ -134,6 +148,31 @@ OperatingPoint choose_operating_point(
   }
   op.true_positive_rate.emplace_back(
       "all", count_all == 0 ? 0.0 : static_cast<double>(caught_all) / count_all);
+  return op;
+}
+
+OperatingPoint choose_operating_point(const std::vector<float> &real_logits,
+                                      const NamedLogits &fakes, double false_alarm_rate) {
+  OperatingPoint op = measure_operating_point(threshold_for(real_logits, false_alarm_rate),
+                                              {{"all", real_logits}}, fakes);
+  op.per_source.clear();  // one unnamed pool
+  op.false_alarm_rate_target = false_alarm_rate;
+  return op;
+}
+
+OperatingPoint choose_operating_point_every_source(const NamedLogits &reals_by_source,
+                                                   const NamedLogits &fakes,
+                                                   double false_alarm_rate) {
+  double threshold = 0.0;
+  bool any = false;
+  for (const auto &[source, logits] : reals_by_source) {
+    if (logits.empty()) continue;
+    threshold = std::max(threshold, threshold_for(logits, false_alarm_rate));
+    any = true;
+  }
+  OperatingPoint op = measure_operating_point(any ? threshold : 0.5, reals_by_source, fakes);
+  op.false_alarm_rate_target = false_alarm_rate;
+  op.scope = CalibrationScope::EverySource;
   return op;
 }
 
@@ -154,12 +193,22 @@ json::Value ValidationReport::to_json() const {
     const OperatingPoint &op = operating_point;
     json::Value o;
     o["false_alarm_rate_target"] = op.false_alarm_rate_target;
+    o["scope"] = calibration_scope_name(op.scope);
     o["threshold"] = op.threshold;
     o["false_alarm_rate"] = op.false_alarm_rate;
     o["reals"] = op.reals;
     json::Value tpr = json::Object{};
     for (const auto &[name, rate] : op.true_positive_rate) tpr[name] = rate;
     o["true_positive_rate"] = std::move(tpr);
+    json::Value sources = json::Object{};
+    for (const SourceAlarms &a : op.per_source) {
+      json::Value item;
+      item["reals"] = a.reals;
+      item["false_alarms"] = a.alarms;
+      item["false_alarm_rate"] = a.rate();
+      sources[a.source] = std::move(item);
+    }
+    o["per_source"] = std::move(sources);
     v["operating_point"] = std::move(o);
   }
   return v;
@@ -189,19 +238,26 @@ std::vector<std::string> ValidationReport::lines(double threshold) const {
       std::snprintf(item, sizeof item, "%s%s %.3f", tpr.empty() ? "" : ", ", name.c_str(), rate);
       tpr += item;
     }
+    std::string sources;
+    for (const SourceAlarms &a : op.per_source) {
+      char item[160];
+      std::snprintf(item, sizeof item, ", %s %zu/%zu", a.source.c_str(), a.alarms, a.reals);
+      sources += item;
+    }
     std::snprintf(text, sizeof text,
-                  "val[operating point]: threshold %.4f for %.2f%% false alarms on %zu reals "
-                  "(measured %.2f%%); caught: ",
-                  op.threshold, 100.0 * op.false_alarm_rate_target, op.reals,
+                  "val[operating point]: threshold %.4f for %.2f%% false alarms on %s %zu reals "
+                  "(measured %.2f%%",
+                  op.threshold, 100.0 * op.false_alarm_rate_target,
+                  op.scope == CalibrationScope::EverySource ? "each source of" : "all", op.reals,
                   100.0 * op.false_alarm_rate);
-    out.emplace_back(text + tpr);
+    out.emplace_back(text + sources + "); caught: " + tpr);
   }
   return out;
 }
 
 ValidationReport score_validation(const ValidationSet &set, const std::vector<float> &logits,
                                   double threshold, const DataConfig &data,
-                                  double false_alarm_rate) {
+                                  double false_alarm_rate, CalibrationScope scope) {
   std::vector<Scored> reals;
   std::map<std::string, std::vector<Scored>> reals_by_source, fakes_by_source;
   std::map<Kind, std::vector<Scored>> by_kind;
@@ -264,7 +320,13 @@ ValidationReport score_validation(const ValidationSet &set, const std::vector<fl
   if (false_alarm_rate > 0.0 && !reals.empty()) {
     std::vector<float> real_logits;
     for (const Scored &s : reals) real_logits.push_back(s.logit);
-    std::vector<std::pair<std::string, std::vector<float>>> fake_sets;
+    NamedLogits real_sets;
+    for (const auto &[source, items] : reals_by_source) {
+      std::vector<float> l;
+      for (const Scored &s : items) l.push_back(s.logit);
+      real_sets.emplace_back(source, std::move(l));
+    }
+    NamedLogits fake_sets;
     for (const auto &[source, fakes] : fakes_by_source) {
       std::vector<float> l;
       for (const Scored &s : fakes) l.push_back(s.logit);
@@ -276,7 +338,15 @@ ValidationReport score_validation(const ValidationSet &set, const std::vector<fl
       for (const Scored &s : items) l.push_back(s.logit);
       fake_sets.emplace_back(validation_kind_name(kind), std::move(l));
     }
-    r.operating_point = choose_operating_point(real_logits, fake_sets, false_alarm_rate);
+    if (scope == CalibrationScope::EverySource) {
+      r.operating_point = choose_operating_point_every_source(real_sets, fake_sets, false_alarm_rate);
+    } else {
+      // Pooled, with each source's alarms at that threshold shown beside it.
+      r.operating_point = measure_operating_point(
+          choose_operating_point(real_logits, {}, false_alarm_rate).threshold, real_sets,
+          fake_sets);
+      r.operating_point.false_alarm_rate_target = false_alarm_rate;
+    }
     r.has_operating_point = true;
   }
   return r;

@@ -33,21 +33,44 @@ ValidationSet build_validation_set(const ExampleMaker &maker, const Dataset &dat
                                    const std::vector<FakeKind> &pseudo_fakes, int per_kind,
                                    const std::function<void(size_t, size_t)> &progress);
 
+// One source's reals at a threshold.
+struct SourceAlarms {
+  std::string source;
+  size_t reals = 0;
+  size_t alarms = 0;  // reals at or above the threshold
+  double rate() const { return reals ? static_cast<double>(alarms) / reals : 0.0; }
+};
+
 // The threshold that raises an alarm on at most `false_alarm_rate` of the real faces, and what
 // it catches.
 struct OperatingPoint {
   double false_alarm_rate_target = 0.0;
+  CalibrationScope scope = CalibrationScope::Pooled;
   double threshold = 0.5;         // on the probability; a face at or above it is "fake"
-  double false_alarm_rate = 0.0;  // measured on the reals at that threshold
+  double false_alarm_rate = 0.0;  // measured on all the reals at that threshold
   size_t reals = 0;
   std::vector<std::pair<std::string, double>> true_positive_rate;  // per fake set, and "all"
+  std::vector<SourceAlarms> per_source;  // empty when the reals' sources were not given
 };
+
+using NamedLogits = std::vector<std::pair<std::string, std::vector<float>>>;
 
 // The lowest threshold (a real face's probability, nudged above it) at which at most
 // floor(rate * n) of the `real_logits` are at or above it. Fake rates are then read at it.
-OperatingPoint choose_operating_point(
-    const std::vector<float> &real_logits,
-    const std::vector<std::pair<std::string, std::vector<float>>> &fakes, double false_alarm_rate);
+OperatingPoint choose_operating_point(const std::vector<float> &real_logits,
+                                      const NamedLogits &fakes, double false_alarm_rate);
+
+// The same rule held on each source's reals alone: the highest of the per-source thresholds,
+// so that every source keeps at most floor(rate * n_source) alarms.
+OperatingPoint choose_operating_point_every_source(const NamedLogits &reals_by_source,
+                                                   const NamedLogits &fakes,
+                                                   double false_alarm_rate);
+
+// What `threshold` does: alarms on all the reals and on each source's, and what it catches.
+OperatingPoint measure_operating_point(double threshold, const NamedLogits &reals_by_source,
+                                       const NamedLogits &fakes);
+
+const char *calibration_scope_name(CalibrationScope scope);
 
 struct ValidationReport {
   // Reals of a source against that source's fakes (the sources that have fakes).
@@ -67,9 +90,11 @@ struct ValidationReport {
   std::vector<std::string> lines(double threshold) const;
 };
 
-// `false_alarm_rate` > 0 also chooses the operating point over all validation reals.
+// `false_alarm_rate` > 0 also chooses the operating point on the validation reals, pooled or
+// on every source's.
 ValidationReport score_validation(const ValidationSet &set, const std::vector<float> &logits,
                                   double threshold, const DataConfig &data,
-                                  double false_alarm_rate);
+                                  double false_alarm_rate,
+                                  CalibrationScope scope = CalibrationScope::Pooled);
 
 }  // namespace dfd::training
