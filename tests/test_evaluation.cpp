@@ -20,6 +20,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "core/json_strict.h"
+#include "core/model_file.h"
 #include "core/torch_model.h"
 #include "evaluation/attention_rollout.h"
 #include "evaluation/deletion_test.h"
@@ -731,6 +732,37 @@ START_TEST(test_deletion_end_to_end_small_model) {
 }
 END_TEST
 
+// --write-calibrated's copy: the same tensors, bit for bit, under the new threshold and a
+// training record that gained the calibration and kept the rest.
+START_TEST(test_calibrated_copy_keeps_weights) {
+  TempDir dir;
+  const std::string model = small_model(dir / "m.safetensors");
+  const dfd::ModelFile original = dfd::ModelFile::open(model);
+  dfd::ModelConfig config = original.config();
+  const json::Value record_before = config.training;
+  config.threshold = 0.8125;
+  if (!config.training.is_object()) config.training = json::Object{};
+  config.training["calibration"]["scope"] = "every-source";
+  dfd::write_model_file(dir / "c.safetensors", config, original);
+
+  const dfd::ModelFile copy = dfd::ModelFile::open(dir / "c.safetensors");
+  ck_assert_double_eq(copy.config().threshold, 0.8125);
+  check_str(json::as_string(copy.config().training["calibration"]["scope"]), "every-source");
+  if (record_before.is_object()) {
+    for (const auto &[key, value] : json::as_object(record_before)) {
+      ck_assert_msg(json::dump(copy.config().training[key]) == json::dump(value), "%s",
+                    key.c_str());
+    }
+  }
+  ck_assert_uint_eq(copy.file().tensors().size(), original.file().tensors().size());
+  for (const dfd::TensorInfo &t : original.file().tensors()) {
+    const std::vector<float> a = original.tensor_as_float(t.name);
+    const std::vector<float> b = copy.tensor_as_float(t.name);
+    ck_assert_msg(a == b, "tensor %s changed", t.name.c_str());
+  }
+}
+END_TEST
+
 // Token space: the scorer drops the tokens themselves, so removing none is the plain model and
 // removing all leaves the cls token alone, whatever the order.
 START_TEST(test_token_deletion_small_model) {
@@ -828,6 +860,7 @@ int main() {
   TCase *report = tcase_create("report");
   tcase_add_test(report, test_report_schema);
   tcase_add_test(report, test_roc_png_written_at_size);
+  tcase_add_test(report, test_calibrated_copy_keeps_weights);
   suite_add_tcase(suite, report);
 
   TCase *deletion = tcase_create("deletion");

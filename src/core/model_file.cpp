@@ -181,4 +181,16 @@ void write_model_file(const std::string &path, const ModelConfig &config,
   write_safetensors(path, metadata, out);
 }
 
+void write_model_file(const std::string &path, const ModelConfig &config,
+                      const ModelFile &weights) {
+  std::vector<std::vector<float>> values;
+  values.reserve(weights.file().tensors().size());
+  std::vector<NamedFloatTensor> tensors;
+  for (const TensorInfo &tensor : weights.file().tensors()) {
+    values.push_back(weights.tensor_as_float(tensor.name));
+    tensors.push_back({tensor.name, tensor.shape, values.back().data()});
+  }
+  write_model_file(path, config, tensors);
+}
+
 }  // namespace dfd

@@ -34,5 +34,7 @@ struct NamedFloatTensor {
 };
 void write_model_file(const std::string &path, const ModelConfig &config,
                       const std::vector<NamedFloatTensor> &tensors);
+// `weights`' tensors (as float32) under another config, e.g. a recalibrated threshold.
+void write_model_file(const std::string &path, const ModelConfig &config, const ModelFile &weights);
 
 }  // namespace dfd

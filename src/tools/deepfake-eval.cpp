@@ -25,6 +25,7 @@
 #include "core/engine.h"
 #include "core/json_strict.h"
 #include "core/model_error.h"
+#include "core/model_file.h"
 #include "evaluation/attention_rollout.h"
 #include "evaluation/deletion_test.h"
 #include "evaluation/eval_dataset.h"
@@ -137,6 +138,12 @@ Operating point and localisation:
   --false-alarm-rate R   also report the threshold that flags at most this share of the
                          selected reals (0 < R < 1) and what it catches (the threshold in use
                          is always reported with its false-alarm rate)
+  --calibration-scope S  the threshold --write-calibrated takes: pooled (the rate over all
+                         the selected reals, default) or every-source (the rate held on each
+                         data set's reals alone: the highest of their thresholds)
+  --write-calibrated OUT a copy of the model with that threshold, for the element's verdicts
+                         and alerts, and the calibration recorded in its training record
+                         (weights unchanged; needs --false-alarm-rate)
   --localisation N       score the relevancy maps of N pseudo-fakes per kind (of those asked
                          for with --pseudo-fakes or --self-blend) against their blend masks:
                          the share of the map's mass on changed cells and how often the top
@@ -173,6 +180,8 @@ struct Options {
   std::vector<VideoDir> videos;
   std::vector<training::FakeKind> pseudo_fakes;  // --self-blend, --pseudo-fakes
   std::optional<double> false_alarm_rate;
+  training::CalibrationScope calibration_scope = training::CalibrationScope::Pooled;
+  std::string write_calibrated;
   int localisation = 0;
   int localisation_random = 10;
   Split split = Split::Validation;
@@ -260,6 +269,16 @@ Options parse_options(int argc, char **argv, bool &help) {
       if (!(*o.false_alarm_rate > 0.0 && *o.false_alarm_rate < 1.0)) {
         throw UsageError("--false-alarm-rate must lie between 0 and 1");
       }
+    } else if (arg == "--calibration-scope") {
+      if (value == "pooled") {
+        o.calibration_scope = training::CalibrationScope::Pooled;
+      } else if (value == "every-source") {
+        o.calibration_scope = training::CalibrationScope::EverySource;
+      } else {
+        throw UsageError("--calibration-scope must be pooled or every-source, got '" + value + "'");
+      }
+    } else if (arg == "--write-calibrated") {
+      o.write_calibrated = value;
     } else if (arg == "--localisation") {
       o.localisation = static_cast<int>(parse_integer(arg, value, 1));
     } else if (arg == "--localisation-random") {
@@ -348,6 +367,9 @@ Options parse_options(int argc, char **argv, bool &help) {
     }
   }
   if (o.images && !o.csv) throw UsageError("--images goes with --csv");
+  if (!o.write_calibrated.empty() && !o.false_alarm_rate) {
+    throw UsageError("--write-calibrated needs --false-alarm-rate");
+  }
   if (o.data.empty() && o.real.empty() && o.fake.empty() && !o.csv && o.videos.empty()) {
     throw UsageError("nothing to evaluate: give --data, --real/--fake, --csv or --videos");
   }
@@ -813,7 +835,8 @@ class Evaluation {
     const training::NamedLogits reals(real_logits.begin(), real_logits.end());
     const training::NamedLogits fakes(fake_logits.begin(), fake_logits.end());
     std::vector<float> pooled;
-    for (const auto &[source, logits] : reals) pooled.insert(pooled.end(), logits.begin(), logits.end());
+    for (const auto &[source, logits] : reals)
+      pooled.insert(pooled.end(), logits.begin(), logits.end());
 
     const auto point_json = [](const training::OperatingPoint &op) {
       json::Value v;
@@ -876,8 +899,43 @@ class Evaluation {
       e["false_alarm_rate_target"] = rate;
       op["chosen_every_source"] = std::move(e);
       print_point("For at most " + fixed(100.0 * rate, 2) + "% on every source's reals:", every);
+      if (!o_.write_calibrated.empty()) {
+        write_calibrated(
+            o_.calibration_scope == training::CalibrationScope::EverySource ? every : chosen,
+            o_.calibration_scope == training::CalibrationScope::EverySource
+                ? op["chosen_every_source"]
+                : op["chosen"]);
+      }
     }
     report_.operating_point = std::move(op);
+  }
+
+  // The model again, with `point`'s threshold and how it was chosen beside the training
+  // record, so that the element's verdicts and alerts keep that false-alarm rate.
+  void write_calibrated(const training::OperatingPoint &point, const json::Value &point_json) {
+    const ModelFile source = ModelFile::open(model_path_);
+    ModelConfig config = source.config();
+    json::Value calibration = point_json;
+    calibration["scope"] = training::calibration_scope_name(o_.calibration_scope);
+    calibration["previous_threshold"] = config.threshold;
+    calibration["split"] = split_name(o_.split);
+    json::Value data = json::Array{};
+    for (const auto &d : report_.datasets) {
+      json::Value item;
+      item["path"] = d.path;
+      item["label"] = d.label;
+      item["selected"] = d.selected;
+      json::as_array(data).push_back(std::move(item));
+    }
+    calibration["data"] = std::move(data);
+    calibration["tool"] = "deepfake-eval --write-calibrated";
+    if (!config.training.is_object()) config.training = json::Object{};
+    config.training["calibration"] = std::move(calibration);
+    config.threshold = point.threshold;
+    write_model_file(o_.write_calibrated, config, source);
+    std::printf("Calibrated model (threshold %s, %s): %s\n", fixed(point.threshold, 4).c_str(),
+                training::calibration_scope_name(o_.calibration_scope),
+                o_.write_calibrated.c_str());
   }
 
   void localisation() {

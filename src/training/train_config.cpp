@@ -559,10 +559,9 @@ TrainConfig parse_train_config(const json::Value &document, const std::string &l
   const Section calibration = root.section("calibration");
   calibration.only({"false_alarm_rate", "scope"});
   c.false_alarm_rate = calibration.number("false_alarm_rate", 0.0, 0.0, 0.5);
-  c.calibration_scope =
-      calibration.choice("scope", CalibrationScope::Pooled,
-                         {{"pooled", CalibrationScope::Pooled},
-                          {"every-source", CalibrationScope::EverySource}});
+  c.calibration_scope = calibration.choice(
+      "scope", CalibrationScope::Pooled,
+      {{"pooled", CalibrationScope::Pooled}, {"every-source", CalibrationScope::EverySource}});
 
   const Section logging = root.section("logging");
   logging.only({"every_steps", "checkpoint_every_steps"});

@@ -256,8 +256,8 @@ std::vector<std::string> ValidationReport::lines(double threshold) const {
 }
 
 ValidationReport score_validation(const ValidationSet &set, const std::vector<float> &logits,
-                                  double threshold, const DataConfig &data,
-                                  double false_alarm_rate, CalibrationScope scope) {
+                                  double threshold, const DataConfig &data, double false_alarm_rate,
+                                  CalibrationScope scope) {
   std::vector<Scored> reals;
   std::map<std::string, std::vector<Scored>> reals_by_source, fakes_by_source;
   std::map<Kind, std::vector<Scored>> by_kind;
@@ -339,7 +339,8 @@ ValidationReport score_validation(const ValidationSet &set, const std::vector<fl
       fake_sets.emplace_back(validation_kind_name(kind), std::move(l));
     }
     if (scope == CalibrationScope::EverySource) {
-      r.operating_point = choose_operating_point_every_source(real_sets, fake_sets, false_alarm_rate);
+      r.operating_point =
+          choose_operating_point_every_source(real_sets, fake_sets, false_alarm_rate);
     } else {
       // Pooled, with each source's alarms at that threshold shown beside it.
       r.operating_point = measure_operating_point(

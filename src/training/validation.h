@@ -93,8 +93,7 @@ struct ValidationReport {
 // `false_alarm_rate` > 0 also chooses the operating point on the validation reals, pooled or
 // on every source's.
 ValidationReport score_validation(const ValidationSet &set, const std::vector<float> &logits,
-                                  double threshold, const DataConfig &data,
-                                  double false_alarm_rate,
+                                  double threshold, const DataConfig &data, double false_alarm_rate,
                                   CalibrationScope scope = CalibrationScope::Pooled);
 
 }  // namespace dfd::training
