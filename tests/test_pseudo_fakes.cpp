@@ -412,7 +412,8 @@ START_TEST(test_operating_point_on_every_source) {
 
   // Each source alone: "a" needs a threshold just above 0.9875, "b" just above 0.9992 (its
   // second highest); the highest of the two wins.
-  const OperatingPoint every = choose_operating_point_every_source(reals, fakes, 0.01);
+  const OperatingPoint every =
+      choose_operating_point(reals, fakes, 0.01, CalibrationScope::EverySource);
   ck_assert_msg(every.threshold > 0.9992 - 1e-6 && every.threshold <= 0.9994, "threshold %.6f",
                 every.threshold);
   ck_assert(every.scope == CalibrationScope::EverySource);
@@ -431,12 +432,14 @@ START_TEST(test_operating_point_on_every_source) {
   std::vector<float> pooled = a;
   pooled.insert(pooled.end(), b.begin(), b.end());
   const OperatingPoint all = choose_operating_point(pooled, fakes, 0.01);
-  const OperatingPoint measured = measure_operating_point(all.threshold, reals, fakes);
+  const OperatingPoint measured =
+      choose_operating_point(reals, fakes, 0.01, CalibrationScope::Pooled);
   ck_assert_msg(all.threshold > 0.9975 - 1e-6 && all.threshold <= 0.9990, "threshold %.6f",
                 all.threshold);
   ck_assert_uint_eq(measured.per_source[0].alarms, 0);
   ck_assert_uint_eq(measured.per_source[1].alarms, 3);
   ck_assert(std::fabs(measured.false_alarm_rate - all.false_alarm_rate) < 1e-12);
+  ck_assert(measured.threshold == all.threshold);
 }
 END_TEST
 

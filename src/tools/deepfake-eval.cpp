@@ -834,9 +834,6 @@ class Evaluation {
     if (real_logits.empty()) return;
     const training::NamedLogits reals(real_logits.begin(), real_logits.end());
     const training::NamedLogits fakes(fake_logits.begin(), fake_logits.end());
-    std::vector<float> pooled;
-    for (const auto &[source, logits] : reals)
-      pooled.insert(pooled.end(), logits.begin(), logits.end());
 
     const auto point_json = [](const training::OperatingPoint &op) {
       json::Value v;
@@ -886,15 +883,15 @@ class Evaluation {
     print_point("Operating point at the threshold in use,", in_use);
     if (o_.false_alarm_rate) {
       const double rate = *o_.false_alarm_rate;
-      const training::OperatingPoint chosen = training::measure_operating_point(
-          training::choose_operating_point(pooled, {}, rate).threshold, reals, fakes);
+      const training::OperatingPoint chosen =
+          training::choose_operating_point(reals, fakes, rate, training::CalibrationScope::Pooled);
       json::Value c = point_json(chosen);
       c["false_alarm_rate_target"] = rate;
       op["chosen"] = std::move(c);
       print_point("For " + fixed(100.0 * rate, 2) + "% false alarms on all these reals pooled:",
                   chosen);
-      const training::OperatingPoint every =
-          training::choose_operating_point_every_source(reals, fakes, rate);
+      const training::OperatingPoint every = training::choose_operating_point(
+          reals, fakes, rate, training::CalibrationScope::EverySource);
       json::Value e = point_json(every);
       e["false_alarm_rate_target"] = rate;
       op["chosen_every_source"] = std::move(e);

@@ -151,28 +151,35 @@ OperatingPoint measure_operating_point(double threshold, const NamedLogits &real
   return op;
 }
 
-OperatingPoint choose_operating_point(const std::vector<float> &real_logits,
-                                      const NamedLogits &fakes, double false_alarm_rate) {
-  OperatingPoint op = measure_operating_point(threshold_for(real_logits, false_alarm_rate),
-                                              {{"all", real_logits}}, fakes);
-  op.per_source.clear();  // one unnamed pool
+OperatingPoint choose_operating_point(const NamedLogits &reals_by_source, const NamedLogits &fakes,
+                                      double false_alarm_rate, CalibrationScope scope) {
+  double threshold = 0.5;
+  if (scope == CalibrationScope::EverySource) {
+    bool any = false;
+    for (const auto &[source, logits] : reals_by_source) {
+      if (logits.empty()) continue;
+      const double t = threshold_for(logits, false_alarm_rate);
+      threshold = any ? std::max(threshold, t) : t;
+      any = true;
+    }
+  } else {
+    std::vector<float> pooled;
+    for (const auto &[source, logits] : reals_by_source) {
+      pooled.insert(pooled.end(), logits.begin(), logits.end());
+    }
+    threshold = threshold_for(pooled, false_alarm_rate);
+  }
+  OperatingPoint op = measure_operating_point(threshold, reals_by_source, fakes);
   op.false_alarm_rate_target = false_alarm_rate;
+  op.scope = scope;
   return op;
 }
 
-OperatingPoint choose_operating_point_every_source(const NamedLogits &reals_by_source,
-                                                   const NamedLogits &fakes,
-                                                   double false_alarm_rate) {
-  double threshold = 0.0;
-  bool any = false;
-  for (const auto &[source, logits] : reals_by_source) {
-    if (logits.empty()) continue;
-    threshold = std::max(threshold, threshold_for(logits, false_alarm_rate));
-    any = true;
-  }
-  OperatingPoint op = measure_operating_point(any ? threshold : 0.5, reals_by_source, fakes);
-  op.false_alarm_rate_target = false_alarm_rate;
-  op.scope = CalibrationScope::EverySource;
+OperatingPoint choose_operating_point(const std::vector<float> &real_logits,
+                                      const NamedLogits &fakes, double false_alarm_rate) {
+  OperatingPoint op = choose_operating_point({{"all", real_logits}}, fakes, false_alarm_rate,
+                                             CalibrationScope::Pooled);
+  op.per_source.clear();  // one unnamed pool
   return op;
 }
 
@@ -318,8 +325,6 @@ ValidationReport score_validation(const ValidationSet &set, const std::vector<fl
   r.monitor_auc_mean = auc_count > 0 ? auc_sum / auc_count : r.combined.auc;
 
   if (false_alarm_rate > 0.0 && !reals.empty()) {
-    std::vector<float> real_logits;
-    for (const Scored &s : reals) real_logits.push_back(s.logit);
     NamedLogits real_sets;
     for (const auto &[source, items] : reals_by_source) {
       std::vector<float> l;
@@ -338,16 +343,7 @@ ValidationReport score_validation(const ValidationSet &set, const std::vector<fl
       for (const Scored &s : items) l.push_back(s.logit);
       fake_sets.emplace_back(validation_kind_name(kind), std::move(l));
     }
-    if (scope == CalibrationScope::EverySource) {
-      r.operating_point =
-          choose_operating_point_every_source(real_sets, fake_sets, false_alarm_rate);
-    } else {
-      // Pooled, with each source's alarms at that threshold shown beside it.
-      r.operating_point = measure_operating_point(
-          choose_operating_point(real_logits, {}, false_alarm_rate).threshold, real_sets,
-          fake_sets);
-      r.operating_point.false_alarm_rate_target = false_alarm_rate;
-    }
+    r.operating_point = choose_operating_point(real_sets, fake_sets, false_alarm_rate, scope);
     r.has_operating_point = true;
   }
   return r;

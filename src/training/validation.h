@@ -56,15 +56,15 @@ struct OperatingPoint {
 using NamedLogits = std::vector<std::pair<std::string, std::vector<float>>>;
 
 // The lowest threshold (a real face's probability, nudged above it) at which at most
-// floor(rate * n) of the `real_logits` are at or above it. Fake rates are then read at it.
+// floor(rate * n) of the reals are at or above it, the reals taken all together (Pooled) or
+// each source's alone (EverySource: the highest of the per-source thresholds, so that every
+// source keeps at most floor(rate * n_source) alarms). Each source's alarms and each fake
+// set's catch rate are then read at it.
+OperatingPoint choose_operating_point(const NamedLogits &reals_by_source, const NamedLogits &fakes,
+                                      double false_alarm_rate, CalibrationScope scope);
+// The same, pooled, over reals given without sources.
 OperatingPoint choose_operating_point(const std::vector<float> &real_logits,
                                       const NamedLogits &fakes, double false_alarm_rate);
-
-// The same rule held on each source's reals alone: the highest of the per-source thresholds,
-// so that every source keeps at most floor(rate * n_source) alarms.
-OperatingPoint choose_operating_point_every_source(const NamedLogits &reals_by_source,
-                                                   const NamedLogits &fakes,
-                                                   double false_alarm_rate);
 
 // What `threshold` does: alarms on all the reals and on each source's, and what it catches.
 OperatingPoint measure_operating_point(double threshold, const NamedLogits &reals_by_source,
