@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_inputs.h"
 #include "core/engine.h"
 #include "core/json_strict.h"
 #include "core/model_error.h"
@@ -42,14 +43,6 @@ void usage() {
                "reference implementation can be fed the very same faces. With a --precision\n"
                "other than fp32 it also prints how far probabilities and relevancy move from\n"
                "an fp32 engine's on the same faces.\n";
-}
-
-std::vector<int> parse_list(const std::string &text) {
-  std::vector<int> out;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) out.push_back(std::stoi(item));
-  return out;
 }
 
 double peak_rss_mib() {
@@ -138,7 +131,7 @@ int main(int argc, char **argv) {
     else if (arg == "--inputs")
       opt.inputs = next();
     else if (arg == "--batches")
-      opt.batches = parse_list(next());
+      opt.batches = dfd::bench::parse_int_list(next());
     else if (arg == "--seconds")
       opt.seconds = std::stod(next());
     else if (arg == "--threads")
@@ -176,18 +169,11 @@ int main(int argc, char **argv) {
   const int size = engine->config().image_size;
   const size_t face_bytes = static_cast<size_t>(size) * size * 3;
   std::vector<uint8_t> pool;
-  if (!opt.inputs.empty()) {
-    std::ifstream in(opt.inputs, std::ios::binary);
-    pool.assign(std::istreambuf_iterator<char>(in), {});
-    if (pool.empty() || pool.size() % face_bytes != 0) {
-      std::cerr << "deepfake-bench-engine: " << opt.inputs << " is not a whole number of " << size
-                << "x" << size << "x3 crops\n";
-      return 2;
-    }
-  } else {
-    std::mt19937 rng(1);
-    pool.resize(face_bytes * 8);
-    for (auto &b : pool) b = static_cast<uint8_t>(rng() & 0xff);
+  try {
+    pool = dfd::bench::load_face_pool(opt.inputs, size);
+  } catch (const std::exception &e) {
+    std::cerr << "deepfake-bench-engine: " << e.what() << "\n";
+    return 2;
   }
   const size_t pool_faces = pool.size() / face_bytes;
 

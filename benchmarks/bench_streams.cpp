@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_inputs.h"
 #include "core/batcher.h"
 #include "core/engine.h"
 
@@ -57,14 +58,6 @@ void usage() {
                "to results) p50/p95/p99/max, faces/s offered and served, mean batch size, frames\n"
                "without results; N holds real time when none is missing and p99 <= the deadline.\n"
                "Prints the largest N that holds.\n";
-}
-
-std::vector<int> parse_list(const std::string &text) {
-  std::vector<int> out;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) out.push_back(std::stoi(item));
-  return out;
 }
 
 double percentile(std::vector<double> sorted, double p) {
@@ -137,7 +130,7 @@ RunResult run_streams(dfd::Batcher &batcher, const std::vector<uint8_t> &pool, s
             outstanding.fetch_sub(1);
             done_cv.notify_all();
           });
-        } catch (const std::exception &e) {
+        } catch (const std::exception &) {
           // Counted as missing: its result stays invalid.
           std::lock_guard<std::mutex> lock(done_mutex);
           outstanding.fetch_sub(1);
@@ -224,7 +217,7 @@ int main(int argc, char **argv) {
       else if (arg == "--inputs")
         opt.inputs = next();
       else if (arg == "--streams")
-        opt.streams = parse_list(next());
+        opt.streams = dfd::bench::parse_int_list(next());
       else if (arg == "--seconds")
         opt.seconds = std::stod(next());
       else if (arg == "--warmup")
@@ -285,18 +278,11 @@ int main(int argc, char **argv) {
   const int size = batcher->config().image_size;
   const size_t face_bytes = static_cast<size_t>(size) * size * 3;
   std::vector<uint8_t> pool;
-  if (!opt.inputs.empty()) {
-    std::ifstream in(opt.inputs, std::ios::binary);
-    pool.assign(std::istreambuf_iterator<char>(in), {});
-    if (pool.empty() || pool.size() % face_bytes != 0) {
-      std::cerr << "deepfake-bench-streams: " << opt.inputs << " is not a whole number of " << size
-                << "x" << size << "x3 crops\n";
-      return 2;
-    }
-  } else {
-    std::mt19937 rng(1);
-    pool.resize(face_bytes * 8);
-    for (auto &b : pool) b = static_cast<uint8_t>(rng() & 0xff);
+  try {
+    pool = dfd::bench::load_face_pool(opt.inputs, size);
+  } catch (const std::exception &e) {
+    std::cerr << "deepfake-bench-streams: " << e.what() << "\n";
+    return 2;
   }
 
   std::printf(
