@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/efficientnet_lite0.h"
+#include "core/model_error.h"
 #include "core/model_file.h"
 #include "core/safetensors.h"
 #include "imaging/preprocess.h"
@@ -696,6 +697,60 @@ START_TEST(test_frozen_prefix_runs_as_at_inference) {
 }
 END_TEST
 
+// Checkpoint averaging: every tensor of the result is the mean of the files' (checked against
+// the files themselves), and a model fed another input is refused rather than averaged.
+START_TEST(test_average_is_mean_of_files) {
+  TempDir dir;
+  const std::vector<std::string> names = {"a", "b", "c"};
+  for (size_t i = 0; i < names.size(); ++i) {
+    TrainConfig config = parse(minimal_config(", \"seed\": " + std::to_string(21 + i)));
+    Trainer(config, "cpu", 1.0).save_model(dir / (names[i] + ".safetensors"), dfd::json::Value());
+  }
+  const TrainConfig config = parse(minimal_config());
+  Trainer trainer(config, "cpu", 1.0);
+  trainer.load_average({dir / "a.safetensors", dir / "b.safetensors", dir / "c.safetensors"});
+  trainer.save_model(dir / "mean.safetensors", dfd::json::Value());
+
+  std::vector<dfd::ModelFile> inputs;
+  for (const std::string &name : names) {
+    inputs.push_back(dfd::ModelFile::open(dir / (name + ".safetensors")));
+  }
+  const dfd::ModelFile mean = dfd::ModelFile::open(dir / "mean.safetensors");
+  size_t compared = 0, differing_inputs = 0;
+  for (const dfd::TensorInfo &t : mean.file().tensors()) {
+    const std::vector<float> got = mean.tensor_as_float(t.name);
+    std::vector<std::vector<float>> parts;
+    for (const dfd::ModelFile &input : inputs) parts.push_back(input.tensor_as_float(t.name));
+    differing_inputs += parts[0] != parts[1] ? 1 : 0;
+    for (size_t k = 0; k < got.size(); ++k) {
+      const double expected = (static_cast<double>(parts[0][k]) + parts[1][k] + parts[2][k]) / 3.0;
+      ck_assert_msg(std::fabs(got[k] - expected) <= 1e-6 * (1.0 + std::fabs(expected)),
+                    "%s[%zu]: %.9g, mean of the files %.9g", t.name.c_str(), k, got[k], expected);
+    }
+    ++compared;
+  }
+  ck_assert(compared > 100);
+  ck_assert(differing_inputs > 100);  // the seeds gave different weights to average
+
+  std::string patched = std::string(kModel);
+  patched.replace(patched.find(R"("mean": [0, 0, 0])"), 17, R"("mean": [9, 9, 9])");
+  Trainer(parse(std::string("{") + patched + R"(, "epochs": 1, "batch_size": 4,
+      "optimizer": {"type": "adamw", "lr": 0.001}})"),
+          "cpu", 1.0)
+      .save_model(dir / "other-mean.safetensors", dfd::json::Value());
+  Trainer refusing(config, "cpu", 1.0);
+  bool refused = false;
+  try {
+    refusing.load_average({dir / "a.safetensors", dir / "other-mean.safetensors"});
+  } catch (const dfd::ModelError &e) {
+    const std::string message = e.what();
+    refused = message.find("other-mean.safetensors") != std::string::npos &&
+              message.find("mean or std") != std::string::npos;
+  }
+  ck_assert_msg(refused, "a model with another input normalisation was averaged");
+}
+END_TEST
+
 // An interrupted run resumed from its checkpoint ends with the same weights, bit for bit, as
 // one that never stopped.
 START_TEST(test_resume_is_exact) {
@@ -799,6 +854,7 @@ int main() {
   tcase_add_test(trainer, test_trainer_lowers_loss_on_fixed_batch);
   tcase_add_test(trainer, test_frozen_prefix_runs_as_at_inference);
   tcase_add_test(trainer, test_resume_is_exact);
+  tcase_add_test(trainer, test_average_is_mean_of_files);
   suite_add_tcase(suite, trainer);
   SRunner *runner = srunner_create(suite);
   srunner_run_all(runner, CK_VERBOSE);

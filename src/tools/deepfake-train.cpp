@@ -50,6 +50,10 @@ Options:
                          --channels-last and --threads on a machine
   --landmark-cache FILE  landmark cache (default: CHECKPOINT_DIR/landmarks.json)
   --init MODEL           start from this model file (overrides the config's init.weights)
+  --average MODEL        repeatable, at least twice: train nothing; write the mean of these
+                         models' weights (checkpoint averaging, e.g. a run's last epochs),
+                         with BatchNorm statistics recomputed on training batches, validated
+                         and calibrated as the config says
   -h, --help             show this help
 
 Progress goes to stderr: a live bar on a terminal, one line per logging.every_steps steps
@@ -113,6 +117,8 @@ int main(int argc, char **argv) {
         options.landmark_cache = value();
       } else if (arg == "--init") {
         init = value();
+      } else if (arg == "--average") {
+        options.average.push_back(value());
       } else {
         throw UsageError("unknown argument '" + arg + "' (see --help)");
       }
@@ -120,6 +126,13 @@ int main(int argc, char **argv) {
     if (config_path.empty()) throw UsageError("--config is required");
     if (options.real_dirs.empty()) throw UsageError("at least one --real folder is required");
     if (options.output.empty()) throw UsageError("--output is required");
+    if (options.average.size() == 1) throw UsageError("--average needs two or more models");
+    if (!options.average.empty() &&
+        (options.resume || options.max_steps > 0 || options.profile_steps > 0)) {
+      throw UsageError(
+          "--average trains nothing: it takes no --resume, --max-steps or "
+          "--profile-steps");
+    }
     if (options.checkpoint_dir.empty()) options.checkpoint_dir = options.output + ".checkpoints";
   } catch (const UsageError &e) {
     std::fprintf(stderr, "deepfake-train: %s\n", e.what());

@@ -342,6 +342,60 @@ void Trainer::load_model(const std::string &path) {
   d.net->to(d.device);
 }
 
+namespace {
+
+// Tensor shapes alone would let through models with the same sizes but another input
+// (normalisation, colour order, resolution) or another split of the attention heads.
+void check_same_network(const ModelConfig &mine, const ModelConfig &theirs,
+                        const std::string &label) {
+  const auto differs = [&](const char *field) {
+    throw ModelError(label + ": its " + field +
+                     " differs from the training config's, so its weights cannot be averaged "
+                     "with this model's");
+  };
+  if (theirs.architecture != mine.architecture) differs("model.architecture");
+  if (theirs.backbone != mine.backbone) differs("model.backbone");
+  if (theirs.image_size != mine.image_size) differs("model.input.size");
+  if (theirs.color_order != mine.color_order) differs("model.input.color_order");
+  if (theirs.mean != mine.mean || theirs.std != mine.std) differs("model.input mean or std");
+  const TransformerConfig &a = mine.transformer, &b = theirs.transformer;
+  if (a.dim != b.dim || a.depth != b.depth || a.heads != b.heads || a.dim_head != b.dim_head ||
+      a.mlp_dim != b.mlp_dim) {
+    differs("model.transformer");
+  }
+}
+
+}  // namespace
+
+void Trainer::load_average(const std::vector<std::string> &paths) {
+  Impl &d = *impl_;
+  if (paths.empty()) throw std::runtime_error("no models to average");
+  torch::NoGradGuard no_grad;
+  const auto weights = named_weights(d.net);
+  std::vector<torch::Tensor> sums;
+  sums.reserve(weights.size());
+  for (const auto &[name, tensor] : weights) {
+    sums.push_back(torch::zeros(tensor.sizes(), torch::kFloat64));
+  }
+  for (const std::string &path : paths) {
+    const ModelFile file = ModelFile::open(path);
+    check_same_network(d.config.model, file.config(), file.file().label());
+    for (size_t i = 0; i < weights.size(); ++i) {
+      const std::string &name = weights[i].first;
+      std::vector<float> values = file.tensor_as_float(name);
+      if (static_cast<int64_t>(values.size()) != sums[i].numel()) {
+        throw ModelError(file.file().label() + ": tensor '" + name + "' has the wrong size");
+      }
+      sums[i] +=
+          torch::from_blob(values.data(), sums[i].sizes(), torch::kFloat32).to(torch::kFloat64);
+    }
+  }
+  const double count = static_cast<double>(paths.size());
+  for (size_t i = 0; i < weights.size(); ++i) {
+    weights[i].second.copy_((sums[i] / count).to(torch::kFloat32));
+  }
+}
+
 void Trainer::save_state(const std::string &path, const json::Value &scalars) {
   Impl &d = *impl_;
   const bool adamw = d.config.optimizer.kind == OptimizerKind::AdamW;

@@ -220,7 +220,8 @@ int run_training(const TrainConfig &config, const RunOptions &options) {
 
   CheckpointStore store(options.checkpoint_dir);
   const std::optional<CheckpointFiles> existing = store.latest();
-  if (existing && !options.resume) {
+  const bool averaging = !options.average.empty();
+  if (existing && !options.resume && !averaging) {
     throw std::runtime_error(options.checkpoint_dir + " already holds a run (step " +
                              std::to_string(existing->step) +
                              "): pass --resume to continue it, or choose another folder");
@@ -271,7 +272,7 @@ int run_training(const TrainConfig &config, const RunOptions &options) {
                        std::to_string(trainer.parameter_count()) + " parameters (" +
                        std::to_string(trainer.trainable_parameter_count()) + " trained, " +
                        std::to_string(config.freeze_blocks) + " backbone blocks frozen)";
-    if (!existing) {
+    if (!existing && !averaging) {
       text += "; init: " + init.from;
       if (init.from != "random") {
         text += " (" + std::to_string(init.loaded) + " tensors loaded, " +
@@ -363,6 +364,11 @@ int run_training(const TrainConfig &config, const RunOptions &options) {
     r["seed"] = static_cast<double>(config.seed);
     r["device"] = options.device;
     r["init"] = init_from;
+    if (averaging) {
+      json::Array averaged;
+      for (const std::string &path : options.average) averaged.emplace_back(path);
+      r["averaged"] = std::move(averaged);
+    }
     r["pos_weight"] = pos_weight;
     r["batch_size"] = config.batch_size;
     r["steps_per_epoch"] = steps_per_epoch;
@@ -421,9 +427,8 @@ int run_training(const TrainConfig &config, const RunOptions &options) {
     return batch;
   };
 
-  // BatchNorm statistics from training batches of their own (not the ones trained on), then
-  // the validation split.
-  const auto evaluate = [&]() {
+  // BatchNorm statistics from training batches of their own (not the ones trained on).
+  const auto recalibrate = [&]() {
     const int calibration =
         static_cast<int>(std::min<int64_t>(config.bn_recalibration_batches, steps_per_epoch));
     if (calibration > 0) {
@@ -432,6 +437,9 @@ int run_training(const TrainConfig &config, const RunOptions &options) {
       trainer.recalibrate_batchnorm(calibration,
                                     [&](int i) { return build_batch(base, st.epoch, &plan, i); });
     }
+  };
+  const auto evaluate = [&]() {
+    recalibrate();
     std::vector<float> logits;
     logits.reserve(val.examples.size());
     const size_t chunk = static_cast<size_t>(config.eval_batch_size);
@@ -445,6 +453,40 @@ int run_training(const TrainConfig &config, const RunOptions &options) {
     return score_validation(val, logits, config.model.threshold, config.data,
                             config.false_alarm_rate, config.calibration_scope);
   };
+
+  const auto monitor_value = [&](const ValidationReport &report) {
+    switch (config.early_stopping.monitor) {
+      case Monitor::ValLoss:
+        return report.monitor_loss;
+      case Monitor::ValAuc:
+        return report.monitor_auc;
+      case Monitor::ValAucMean:
+        break;
+    }
+    return report.monitor_auc_mean;
+  };
+
+  if (averaging) {
+    trainer.load_average(options.average);
+    init_from = "mean of " + std::to_string(options.average.size()) + " models";
+    progress.line("weights: the mean of " + std::to_string(options.average.size()) +
+                  " models; no training steps");
+    st.has_best = true;
+    if (val.examples.empty()) {
+      recalibrate();
+    } else {
+      const ValidationReport report = evaluate();
+      for (const std::string &line : report.lines(config.model.threshold)) {
+        progress.line("  " + line);
+      }
+      st.best_value = monitor_value(report);
+      st.best_validation = report.to_json();
+      if (report.has_operating_point) best_threshold = report.operating_point.threshold;
+    }
+    save_best();
+    progress.line("done: averaged model -> " + options.output);
+    return 0;
+  }
 
   if (options.validate_at_start && !existing && !val.examples.empty()) {
     const ValidationReport report = evaluate();
@@ -587,10 +629,7 @@ int run_training(const TrainConfig &config, const RunOptions &options) {
           "  val time " +
           format_duration(std::chrono::duration<double>(Clock::now() - val_start).count()));
       const bool by_loss = config.early_stopping.monitor == Monitor::ValLoss;
-      const double value = by_loss ? report.monitor_loss
-                           : config.early_stopping.monitor == Monitor::ValAuc
-                               ? report.monitor_auc
-                               : report.monitor_auc_mean;
+      const double value = monitor_value(report);
       const double delta = config.early_stopping.min_delta;
       const bool improved =
           !st.has_best || (by_loss ? value < st.best_value - delta : value > st.best_value + delta);

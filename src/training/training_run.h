@@ -26,7 +26,11 @@ struct RunOptions {
   int64_t profile_steps = 0;
   bool validate_at_start = false;
   std::string landmark_cache;  // default: <checkpoint_dir>/landmarks.json
-  std::string command_line;    // recorded in the model
+  // Non-empty: no training. The model written is the mean of these models' weights, its
+  // BatchNorm statistics recomputed on training batches, then validated and calibrated as an
+  // epoch's model would be (checkpoint averaging).
+  std::vector<std::string> average;
+  std::string command_line;  // recorded in the model
 };
 
 // Returns the process exit status: 0 when the run finished (all epochs, early stop or
