@@ -27,6 +27,17 @@ class FrozenPrefix {
     return prefix();
   }
 
+  // Stops gradients to the stem and the frozen blocks and lets them flow to the rest.
+  template <typename Block>
+  void stop_gradients(torch::nn::Module &stem_conv, torch::nn::Module &stem_norm,
+                      std::vector<Block> &blocks) const {
+    for (auto &p : stem_conv.parameters()) p.requires_grad_(count_ == 0);
+    for (auto &p : stem_norm.parameters()) p.requires_grad_(count_ == 0);
+    for (size_t i = 0; i < blocks.size(); ++i) {
+      for (auto &p : blocks[i]->parameters()) p.requires_grad_(static_cast<int>(i) >= count_);
+    }
+  }
+
   // After Module::train(): puts the frozen modules back in eval mode.
   template <typename Block>
   void hold_in_eval(torch::nn::Module &stem_conv, torch::nn::Module &stem_norm,

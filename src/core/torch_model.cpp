@@ -135,12 +135,7 @@ void EfficientNetB0Impl::train(bool on) {
 void EfficientNetB0Impl::freeze_blocks(int count, bool inference) {
   frozen_.set(count, static_cast<int>(blocks_.size()), inference);
   train(is_training());
-  const bool freeze_stem = count > 0;
-  for (auto &p : conv_stem_->parameters()) p.requires_grad_(!freeze_stem);
-  for (auto &p : bn0_->parameters()) p.requires_grad_(!freeze_stem);
-  for (size_t i = 0; i < blocks_.size(); ++i) {
-    for (auto &p : blocks_[i]->parameters()) p.requires_grad_(static_cast<int>(i) >= count);
-  }
+  frozen_.stop_gradients(*conv_stem_, *bn0_, blocks_);
 }
 
 // ---- Transformer -----------------------------------------------------------------------
