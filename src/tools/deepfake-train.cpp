@@ -50,10 +50,11 @@ Options:
                          --channels-last and --threads on a machine
   --landmark-cache FILE  landmark cache (default: CHECKPOINT_DIR/landmarks.json)
   --init MODEL           start from this model file (overrides the config's init.weights)
-  --average MODEL        repeatable, at least twice: train nothing; write the mean of these
-                         models' weights (checkpoint averaging, e.g. a run's last epochs),
-                         with BatchNorm statistics recomputed on training batches, validated
-                         and calibrated as the config says
+  --average MODEL        repeatable: train nothing; write the mean of these models' weights
+                         (one model: its own), with BatchNorm statistics recomputed on
+                         training batches, validated and calibrated as the config says: for
+                         shipping the mean of a run's last epochs, or one checkpoint (which
+                         carries neither its validation nor a calibrated threshold)
   -h, --help             show this help
 
 Progress goes to stderr: a live bar on a terminal, one line per logging.every_steps steps
@@ -126,7 +127,6 @@ int main(int argc, char **argv) {
     if (config_path.empty()) throw UsageError("--config is required");
     if (options.real_dirs.empty()) throw UsageError("at least one --real folder is required");
     if (options.output.empty()) throw UsageError("--output is required");
-    if (options.average.size() == 1) throw UsageError("--average needs two or more models");
     if (!options.average.empty() &&
         (options.resume || options.max_steps > 0 || options.profile_steps > 0)) {
       throw UsageError(

@@ -468,9 +468,10 @@ int run_training(const TrainConfig &config, const RunOptions &options) {
 
   if (averaging) {
     trainer.load_average(options.average);
-    init_from = "mean of " + std::to_string(options.average.size()) + " models";
-    progress.line("weights: the mean of " + std::to_string(options.average.size()) +
-                  " models; no training steps");
+    init_from = options.average.size() == 1
+                    ? options.average.front()
+                    : "mean of " + std::to_string(options.average.size()) + " models";
+    progress.line("weights: " + init_from + "; no training steps");
     st.has_best = true;
     if (val.examples.empty()) {
       recalibrate();
