@@ -27,9 +27,8 @@ struct RunOptions {
   bool validate_at_start = false;
   std::string landmark_cache;  // default: <checkpoint_dir>/landmarks.json
   // Non-empty: no training. The model written is the mean of these models' weights (of one:
-  // its own), its
-  // BatchNorm statistics recomputed on training batches, then validated and calibrated as an
-  // epoch's model would be (checkpoint averaging).
+  // its own), its BatchNorm statistics recomputed on training batches, then validated and
+  // calibrated as an epoch's model would be (checkpoint averaging).
   std::vector<std::string> average;
   std::string command_line;  // recorded in the model
 };
