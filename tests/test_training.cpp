@@ -704,11 +704,19 @@ START_TEST(test_average_is_mean_of_files) {
   const std::vector<std::string> names = {"a", "b", "c"};
   for (size_t i = 0; i < names.size(); ++i) {
     TrainConfig config = parse(minimal_config(", \"seed\": " + std::to_string(21 + i)));
-    Trainer(config, "cpu", 1.0).save_model(dir / (names[i] + ".safetensors"), dfd::json::Value());
+    dfd::json::Value record;
+    record["run"] = names[i];
+    Trainer(config, "cpu", 1.0).save_model(dir / (names[i] + ".safetensors"), record);
   }
   const TrainConfig config = parse(minimal_config());
   Trainer trainer(config, "cpu", 1.0);
-  trainer.load_average({dir / "a.safetensors", dir / "b.safetensors", dir / "c.safetensors"});
+  const std::vector<dfd::json::Value> records =
+      trainer.load_average({dir / "a.safetensors", dir / "b.safetensors", dir / "c.safetensors"});
+  ck_assert_uint_eq(records.size(), names.size());
+  for (size_t i = 0; i < names.size(); ++i) {  // each file's lineage, in order
+    const dfd::json::Value *run = dfd::json::find(records[i], "run");
+    ck_assert(run != nullptr && dfd::json::as_string(*run) == names[i]);
+  }
   trainer.save_model(dir / "mean.safetensors", dfd::json::Value());
 
   std::vector<dfd::ModelFile> inputs;

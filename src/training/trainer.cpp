@@ -367,7 +367,7 @@ void check_same_network(const ModelConfig &mine, const ModelConfig &theirs,
 
 }  // namespace
 
-void Trainer::load_average(const std::vector<std::string> &paths) {
+std::vector<json::Value> Trainer::load_average(const std::vector<std::string> &paths) {
   Impl &d = *impl_;
   if (paths.empty()) throw std::runtime_error("no models to average");
   torch::NoGradGuard no_grad;
@@ -377,9 +377,11 @@ void Trainer::load_average(const std::vector<std::string> &paths) {
   for (const auto &[name, tensor] : weights) {
     sums.push_back(torch::zeros(tensor.sizes(), torch::kFloat64));
   }
+  std::vector<json::Value> records;
   for (const std::string &path : paths) {
     const ModelFile file = ModelFile::open(path);
     check_same_network(d.config.model, file.config(), file.file().label());
+    records.push_back(file.config().training);
     for (size_t i = 0; i < weights.size(); ++i) {
       const std::string &name = weights[i].first;
       std::vector<float> values = file.tensor_as_float(name);
@@ -394,6 +396,7 @@ void Trainer::load_average(const std::vector<std::string> &paths) {
   for (size_t i = 0; i < weights.size(); ++i) {
     weights[i].second.copy_((sums[i] / count).to(torch::kFloat32));
   }
+  return records;
 }
 
 void Trainer::save_state(const std::string &path, const json::Value &scalars) {

@@ -70,8 +70,9 @@ class Trainer {
   // SWA and model soups), summed in double precision. The files must be models of this
   // trainer's network with the same input; BatchNorm statistics are averaged too and should
   // be replaced by recalibrate_batchnorm, since the mean of statistics is not the statistics
-  // of the mean weights. Throws ModelError naming the file that does not fit.
-  void load_average(const std::vector<std::string> &paths);
+  // of the mean weights. Throws ModelError naming the file that does not fit. Returns each
+  // file's training record (null where it has none), so that the result keeps its lineage.
+  std::vector<json::Value> load_average(const std::vector<std::string> &paths);
   // Optimiser state (tensors) plus `scalars` (the run's bookkeeping) in one safetensors file,
   // written atomically. load_state restores the optimiser and returns the scalars.
   void save_state(const std::string &path, const json::Value &scalars);

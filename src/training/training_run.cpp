@@ -354,6 +354,7 @@ int run_training(const TrainConfig &config, const RunOptions &options) {
            std::chrono::duration<double>(Clock::now() - session_start).count();
   };
 
+  std::vector<json::Value> averaged_records;  // with --average: the files' own records
   const auto record = [&]() {
     json::Value r;
     r["tool"] = "deepfake-train";
@@ -366,7 +367,12 @@ int run_training(const TrainConfig &config, const RunOptions &options) {
     r["init"] = init_from;
     if (averaging) {
       json::Array averaged;
-      for (const std::string &path : options.average) averaged.emplace_back(path);
+      for (size_t i = 0; i < options.average.size(); ++i) {
+        json::Value source;
+        source["file"] = options.average[i];
+        source["training"] = i < averaged_records.size() ? averaged_records[i] : json::Value();
+        averaged.push_back(std::move(source));
+      }
       r["averaged"] = std::move(averaged);
     }
     r["pos_weight"] = pos_weight;
@@ -467,7 +473,7 @@ int run_training(const TrainConfig &config, const RunOptions &options) {
   };
 
   if (averaging) {
-    trainer.load_average(options.average);
+    averaged_records = trainer.load_average(options.average);
     init_from = options.average.size() == 1
                     ? options.average.front()
                     : "mean of " + std::to_string(options.average.size()) + " models";
