@@ -354,7 +354,7 @@ int run_training(const TrainConfig &config, const RunOptions &options) {
            std::chrono::duration<double>(Clock::now() - session_start).count();
   };
 
-  std::vector<json::Value> averaged_records;  // with --average: the files' own records
+  json::Value averaged;  // with --average: each file and its own training record
   const auto record = [&]() {
     json::Value r;
     r["tool"] = "deepfake-train";
@@ -365,16 +365,7 @@ int run_training(const TrainConfig &config, const RunOptions &options) {
     r["seed"] = static_cast<double>(config.seed);
     r["device"] = options.device;
     r["init"] = init_from;
-    if (averaging) {
-      json::Array averaged;
-      for (size_t i = 0; i < options.average.size(); ++i) {
-        json::Value source;
-        source["file"] = options.average[i];
-        source["training"] = i < averaged_records.size() ? averaged_records[i] : json::Value();
-        averaged.push_back(std::move(source));
-      }
-      r["averaged"] = std::move(averaged);
-    }
+    if (averaging) r["averaged"] = averaged;
     r["pos_weight"] = pos_weight;
     r["batch_size"] = config.batch_size;
     r["steps_per_epoch"] = steps_per_epoch;
@@ -473,7 +464,15 @@ int run_training(const TrainConfig &config, const RunOptions &options) {
   };
 
   if (averaging) {
-    averaged_records = trainer.load_average(options.average);
+    const std::vector<json::Value> records = trainer.load_average(options.average);
+    json::Array sources;
+    for (size_t i = 0; i < records.size(); ++i) {
+      json::Value source;
+      source["file"] = options.average[i];
+      source["training"] = records[i];
+      sources.push_back(std::move(source));
+    }
+    averaged = std::move(sources);
     init_from = options.average.size() == 1
                     ? options.average.front()
                     : "mean of " + std::to_string(options.average.size()) + " models";
