@@ -561,7 +561,7 @@ void task_loop(gpointer user_data) {
     std::unique_lock<std::mutex> lock(st.lock);
     st.changed.wait(lock, [&] { return st.flushing || !st.queue.empty(); });
     if (st.flushing) {
-      lock.unlock();
+      // Paused under the lock, as everywhere here: see below.
       gst_pad_pause_task(self->srcpad);
       return;
     }
@@ -572,6 +572,7 @@ void task_loop(gpointer user_data) {
   bool aborted = false;
   const bool is_frame = head->buffer != nullptr;
   const GstFlowReturn ret = is_frame ? push_frame(self, *head, &aborted) : push_event(self, *head);
+  bool eos = false;
   {
     std::lock_guard<std::mutex> lock(st.lock);
     if (!aborted) {
@@ -580,13 +581,12 @@ void task_loop(gpointer user_data) {
     }
     if (ret != GST_FLOW_OK && !st.flushing) st.srcresult = ret;
     st.changed.notify_all();
-  }
-  if (ret == GST_FLOW_OK) return;
-  GST_DEBUG_OBJECT(self, "pausing task: %s", gst_flow_get_name(ret));
-  gst_pad_pause_task(self->srcpad);
-  bool eos = false;
-  {
-    std::lock_guard<std::mutex> lock(st.lock);
+    if (ret == GST_FLOW_OK) return;
+    // Paused before the lock is let go, as GstQueue does: a RECONFIGURE that clears the
+    // not-linked result restarts the task under this lock, and a pause after it would undo
+    // that restart and leave the relinked stream stalled.
+    GST_DEBUG_OBJECT(self, "pausing task: %s", gst_flow_get_name(ret));
+    gst_pad_pause_task(self->srcpad);
     eos = st.eos;
   }
   // As GstQueue: the flow return goes upstream with the next buffer (whose source then posts
