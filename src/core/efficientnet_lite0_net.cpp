@@ -108,14 +108,8 @@ EfficientNetLite0Impl::EfficientNetLite0Impl(int64_t image_size) {
 }
 
 torch::Tensor EfficientNetLite0Impl::forward(const torch::Tensor &images) {
-  const torch::Tensor front = frozen_.run([&] {
-    torch::Tensor x = lite0::activate(bn0_->forward(conv_stem_->forward(images)));
-    for (int i = 0; i < frozen_.count(); ++i) x = blocks_[static_cast<size_t>(i)]->forward(x);
-    return x;
-  });
-  torch::Tensor x = front;
-  for (size_t i = static_cast<size_t>(frozen_.count()); i < blocks_.size(); ++i)
-    x = blocks_[i]->forward(x);
+  const torch::Tensor x = frozen_.through_blocks(
+      [&] { return lite0::activate(bn0_->forward(conv_stem_->forward(images))); }, blocks_);
   return lite0::activate(bn1_->forward(conv_head_->forward(x)));
 }
 

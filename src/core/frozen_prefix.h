@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <optional>
 #include <vector>
 
 namespace dfd {
@@ -18,13 +19,22 @@ class FrozenPrefix {
   }
   int count() const { return count_; }
 
-  // Runs `prefix` (stem and frozen blocks) without recording autograd when it is frozen as
-  // at inference; it has no trainable parameter, so nothing is lost.
-  template <typename Prefix>
-  torch::Tensor run(const Prefix &prefix) const {
-    if (!active()) return prefix();
-    torch::NoGradGuard no_grad;
-    return prefix();
+  // The stem's output through every block. The stem and the frozen blocks run without
+  // recording autograd when they are frozen as at inference: they have no trainable
+  // parameter, so nothing is lost.
+  template <typename Stem, typename Block>
+  torch::Tensor through_blocks(const Stem &stem, std::vector<Block> &blocks) const {
+    torch::Tensor x;
+    {
+      std::optional<torch::NoGradGuard> no_grad;
+      if (active()) no_grad.emplace();
+      x = stem();
+      for (int i = 0; i < count_; ++i) x = blocks[static_cast<size_t>(i)]->forward(x);
+    }
+    for (size_t i = static_cast<size_t>(count_); i < blocks.size(); ++i) {
+      x = blocks[i]->forward(x);
+    }
+    return x;
   }
 
   // Stops gradients to the stem and the frozen blocks and lets them flow to the rest.

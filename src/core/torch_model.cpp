@@ -116,14 +116,8 @@ EfficientNetB0Impl::EfficientNetB0Impl(int64_t image_size, bool with_classifier)
 }
 
 torch::Tensor EfficientNetB0Impl::forward(const torch::Tensor &images) {
-  const torch::Tensor front = frozen_.run([&] {
-    torch::Tensor x = torch::silu(bn0_->forward(conv_stem_->forward(images)));
-    for (int i = 0; i < frozen_.count(); ++i) x = blocks_[static_cast<size_t>(i)]->forward(x);
-    return x;
-  });
-  torch::Tensor x = front;
-  for (size_t i = static_cast<size_t>(frozen_.count()); i < blocks_.size(); ++i)
-    x = blocks_[i]->forward(x);
+  const torch::Tensor x = frozen_.through_blocks(
+      [&] { return torch::silu(bn0_->forward(conv_stem_->forward(images))); }, blocks_);
   return torch::silu(bn1_->forward(conv_head_->forward(x)));
 }
 
