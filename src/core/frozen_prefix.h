@@ -17,7 +17,6 @@ class FrozenPrefix {
     count_ = std::clamp(count, 0, block_count);
     inference_ = inference;
   }
-  int count() const { return count_; }
 
   // The stem's output through every block. The stem and the frozen blocks run without
   // recording autograd when they are frozen as at inference: they have no trainable
